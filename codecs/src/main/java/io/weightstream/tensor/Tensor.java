@@ -46,6 +46,11 @@ public final class Tensor {
         return data.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
     }
 
+    /** The same bytes (shared, not copied) under another name. */
+    public Tensor withName(String newName) {
+        return new Tensor(spec.withName(newName), data);
+    }
+
     /** A copy of the raw bytes. */
     public byte[] toBytes() {
         byte[] out = new byte[Math.toIntExact(spec.byteSize())];
