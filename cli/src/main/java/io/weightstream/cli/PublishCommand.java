@@ -28,16 +28,20 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code weightstream publish FILE --model NAME ...}: one checkpoint, one Kafka transaction. */
-@Command(name = "publish", mixinStandardHelpOptions = true,
-        description = {"Publishes a checkpoint (safetensors or ONNX) to Kafka: manifest + layer chunks in ONE transaction,",
-                "so consumers see all of it or nothing. With --watch DIR, publishes each new checkpoint that appears",
-                "in DIR once it is complete."})
+@Command(name = "publish",
+        description = {"Publishes a checkpoint (safetensors or ONNX) to Kafka in one transaction.",
+                "The manifest and all layer chunks are written in ONE Kafka transaction, so consumers see all of it or",
+                "nothing. With --watch DIR, publishes each new checkpoint that appears in DIR once it is complete."})
 public final class PublishCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
     @Mixin
     Endpoints endpoints;
+
+    // no mixinStandardHelpOptions: --version is the model version here
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    boolean help;
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "FILE", description = "The checkpoint to publish.")
     Path file;

@@ -20,7 +20,10 @@ import org.apache.kafka.common.serialization.Deserializer;
  * newer reader (new fields get their defaults).
  *
  * <p>Bad input never costs more memory than its own size: lengths and counts are checked against the bytes
- * that are left (see {@code BoundedDecoder}). It throws {@link RecordFormatException}, with the byte offset,
+ * that are left before anything is allocated (Avro's own {@code BinaryDecoder} allocates what a length
+ * declares, up to the JVM-wide limits {@code org.apache.avro.limits.bytes.maxLength},
+ * {@code ...string.maxLength} and {@code ...collectionItems.maxLength}, about 2 GiB by default; those
+ * properties are honoured here too when set lower). It throws {@link RecordFormatException}, with the byte offset,
  * for a wrong magic byte, a short or truncated record, impossible lengths, trailing bytes, a schema id the
  * registry does not know, or a writer schema that cannot be read as the reader's class;
  * {@link SchemaRegistryException} only when the registry fails (unreachable, not authorized), which is worth

@@ -107,12 +107,12 @@ public final class ApicurioRegistry implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         HttpClient http = httpClient();
         while (!answers(http, port)) {
-            KafkaBroker.checkAlive(process);
+            process.checkAlive();
             if (System.nanoTime() > deadline) {
-                throw KafkaBroker.notReady(process, "did not answer GET " + url(port) + "/subjects within "
+                throw process.notReady("did not answer GET " + url(port) + "/subjects within "
                         + timeout.toSeconds() + " s", null);
             }
-            KafkaBroker.sleep(50);
+            ServerProcess.sleep(50);
         }
     }
 
@@ -225,7 +225,7 @@ public final class ApicurioRegistry implements AutoCloseable {
                 if (dataDir != null) {
                     Files.createDirectories(dataDir);
                 }
-                KafkaBroker.rotate(log);
+                ServerProcess.rotate(log);
             } catch (IOException e) {
                 throw new StackException("cannot prepare " + workDir + ": " + e.getMessage(), e);
             }
@@ -235,9 +235,9 @@ public final class ApicurioRegistry implements AutoCloseable {
             for (int attempt = 1; ; attempt++) {
                 int p = port != 0 ? port : Ports.free();
                 List<String> cmd = new ArrayList<>();
-                cmd.add(KafkaBroker.javaBinary());
+                cmd.add(ServerProcess.javaBinary());
                 cmd.add("-Xmx" + heap);
-                cmd.addAll(KafkaBroker.FAST_START);
+                cmd.addAll(ServerProcess.FAST_START);
                 cmd.addAll(cds.serverOptions());
                 cmd.add(ServerProcess.markerOption(id));
                 cmd.add("-Dquarkus.http.host=" + Ports.HOST);

@@ -5,7 +5,6 @@ import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -88,18 +87,18 @@ public final class KafkaBroker implements AutoCloseable {
     }
 
     /**
-     * Waits until a broker on {@code bootstrapServers} answers a cluster description (one node), or throws a
+     * Waits until the broker on 127.0.0.1:{@code port} answers a cluster description (one node), or throws a
      * {@link StackException} naming {@code process}'s log when it exits or {@code timeout} passes.
      */
     static void awaitReady(ServerProcess process, int port, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         // plain TCP first: cheap to repeat, while the Admin client would back off between attempts
         while (!Ports.answers(port, 200)) {
-            checkAlive(process);
+            process.checkAlive();
             if (System.nanoTime() > deadline) {
-                throw notReady(process, "did not open port " + port + " within " + timeout.toSeconds() + " s", null);
+                throw process.notReady("did not open port " + port + " within " + timeout.toSeconds() + " s", null);
             }
-            sleep(50);
+            ServerProcess.sleep(50);
         }
         Properties props = new Properties();
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, Ports.HOST + ":" + port);
@@ -114,35 +113,15 @@ public final class KafkaBroker implements AutoCloseable {
                     }
                 } catch (ExecutionException | TimeoutException e) {
                     if (System.nanoTime() > deadline) {
-                        throw notReady(process, "did not answer describeCluster within " + timeout.toSeconds() + " s", e);
+                        throw process.notReady("did not answer describeCluster within " + timeout.toSeconds() + " s", e);
                     }
                 }
-                checkAlive(process);
-                sleep(100);
+                process.checkAlive();
+                ServerProcess.sleep(100);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StackException("interrupted while waiting for " + process, process.logFile(), e);
-        }
-    }
-
-    static void checkAlive(ServerProcess process) {
-        if (!process.isAlive()) {
-            throw notReady(process, "exited during start-up", null);
-        }
-    }
-
-    static StackException notReady(ServerProcess process, String what, Throwable cause) {
-        return new StackException(process.name() + " (pid " + process.pid() + ") " + what + "; see " + process.logFile()
-                + ", which ends with:" + System.lineSeparator() + process.logTail(25), process.logFile(), cause);
-    }
-
-    static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new StackException("interrupted", e);
         }
     }
 
@@ -262,7 +241,7 @@ public final class KafkaBroker implements AutoCloseable {
             try {
                 Files.createDirectories(dataDir);
                 Files.createDirectories(log.getParent());
-                rotate(log);
+                ServerProcess.rotate(log);
                 Files.writeString(workDir.resolve("log4j2.properties"), LOG4J2, StandardCharsets.UTF_8);
             } catch (IOException e) {
                 throw new StackException("cannot prepare " + workDir + ": " + e.getMessage(), e);
@@ -280,9 +259,9 @@ public final class KafkaBroker implements AutoCloseable {
                     format(home, cds, config, log);
                 }
                 List<String> cmd = new ArrayList<>();
-                cmd.add(javaBinary());
+                cmd.add(ServerProcess.javaBinary());
                 cmd.add("-Xmx" + heap);
-                cmd.addAll(FAST_START);
+                cmd.addAll(ServerProcess.FAST_START);
                 cmd.addAll(cds.serverOptions());
                 cmd.add("-Djava.awt.headless=true");
                 cmd.add("-Dlog4j2.configurationFile=" + workDir.resolve("log4j2.properties"));
@@ -325,8 +304,8 @@ public final class KafkaBroker implements AutoCloseable {
 
         private void format(StackHome home, ClassDataArchive cds, Path config, Path log) {
             List<String> cmd = new ArrayList<>();
-            cmd.add(javaBinary());
-            cmd.addAll(FAST_START);
+            cmd.add(ServerProcess.javaBinary());
+            cmd.addAll(ServerProcess.FAST_START);
             cmd.addAll(cds.helperOptions());
             cmd.add("-Dlog4j2.configurationFile=" + workDir.resolve("log4j2.properties"));
             cmd.add("-cp");
@@ -392,12 +371,6 @@ public final class KafkaBroker implements AutoCloseable {
         return p;
     }
 
-    /**
-     * C1-only JIT: start-up is 25-40 % faster on a 2-core machine, and a local broker or registry spends its life
-     * moving bytes, not in hot Java loops (the CRC and copy intrinsics stay).
-     */
-    static final List<String> FAST_START = List.of("-XX:TieredStopAtLevel=1");
-
     private static final String LOG4J2 = String.join("\n",
             "# written by io.weightstream.stack.KafkaBroker: everything at INFO to stdout, which goes to the log file",
             "rootLogger.level=INFO",
@@ -411,17 +384,6 @@ public final class KafkaBroker implements AutoCloseable {
             "logger.state.name=state.change.logger",
             "logger.state.level=WARN",
             "");
-
-    static String javaBinary() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    }
-
-    /** Keeps the previous log as {@code <log>.1}: a server that died is explained there after a restart. */
-    static void rotate(Path log) throws IOException {
-        if (Files.isRegularFile(log) && Files.size(log) > 0) {
-            Files.move(log, log.resolveSibling(log.getFileName() + ".1"), StandardCopyOption.REPLACE_EXISTING);
-        }
-    }
 
     private static Duration positive(Duration d, String what) {
         if (d == null || d.isNegative() || d.isZero()) {

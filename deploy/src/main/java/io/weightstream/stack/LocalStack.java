@@ -72,15 +72,21 @@ public final class LocalStack {
 
     /**
      * {@code $WEIGHTSTREAM_HOME/stack} when that variable is set, else {@code .stack} in the weightstream checkout
-     * that contains the working directory, else {@code ~/.weightstream/stack}.
+     * that contains the working directory, else in the checkout whose {@code deploy/target/stack} the system
+     * property {@code weightstream.stack.home} names (what the {@code weightstream} script passes), else
+     * {@code ~/.weightstream/stack}.
      */
     public static Path defaultStateDir() {
         String home = System.getenv(HOME_ENV);
         if (home != null && !home.isBlank()) {
             return Path.of(home).toAbsolutePath().resolve("stack");
         }
-        return StackHome.repositoryRoot(Path.of("").toAbsolutePath())
-                .map(r -> r.resolve(".stack"))
+        Optional<Path> repo = StackHome.repositoryRoot(Path.of("").toAbsolutePath());
+        String stackHome = System.getProperty(StackHome.PROPERTY);
+        if (repo.isEmpty() && stackHome != null && !stackHome.isBlank()) {
+            repo = StackHome.repositoryRoot(Path.of(stackHome));
+        }
+        return repo.map(r -> r.resolve(".stack"))
                 .orElseGet(() -> Path.of(System.getProperty("user.home"), ".weightstream", "stack"));
     }
 

@@ -24,7 +24,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -94,33 +93,42 @@ class LocalStackITCase {
 
     @Test
     @Order(3)
-    void aFiveMebibyteRecordRoundTripsThroughTheLayersTopic() throws Exception {
+    void aFiveMebibyteRecordRoundTripsTransactionallyThroughTheLayersTopic() throws Exception {
         byte[] value = new byte[5 << 20];
         new Random(42).nextBytes(value);
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrapServers());
         p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(16 << 20));
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        RecordMetadata meta;
+        // a transaction exercises the transaction-state topic of a single node (replication factor 1, min ISR 1)
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "itcase-publisher");
+        p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "600000");
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
-            meta = producer.send(new ProducerRecord<>(Topics.LAYERS, "minilm/encoder.layer.0.weight", value)).get(60, TimeUnit.SECONDS);
+            producer.initTransactions();
+            producer.beginTransaction();
+            producer.send(new ProducerRecord<>(Topics.LAYERS, "minilm/encoder.layer.0.weight", value));
+            producer.commitTransaction();
         }
         Properties c = new Properties();
         c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrapServers());
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, "itcase-reader"); // a group exercises the offsets topic
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(16 << 20));
         c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Integer.toString(64 << 20));
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         List<ConsumerRecord<String, byte[]>> got = new ArrayList<>();
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer())) {
-            TopicPartition tp = new TopicPartition(Topics.LAYERS, meta.partition());
-            consumer.assign(List.of(tp));
-            consumer.seek(tp, meta.offset());
+            consumer.subscribe(List.of(Topics.LAYERS));
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (got.isEmpty() && System.nanoTime() < deadline) {
                 consumer.poll(Duration.ofMillis(500)).forEach(got::add);
             }
+            consumer.commitSync(Duration.ofSeconds(30));
+            TopicPartition tp = new TopicPartition(Topics.LAYERS, got.get(0).partition());
+            assertThat(consumer.committed(java.util.Set.of(tp), Duration.ofSeconds(30)).get(tp).offset())
+                    .isEqualTo(got.get(0).offset() + 2); // the record and the transaction's commit marker
         }
-        assertThat(got).isNotEmpty();
+        assertThat(got).hasSize(1);
         assertThat(got.get(0).key()).isEqualTo("minilm/encoder.layer.0.weight");
         assertThat(got.get(0).value()).isEqualTo(value);
     }

@@ -110,9 +110,7 @@ final class BytePlanes {
     static void narrow(byte[] src, int off, int n, int form, byte[] dst) {
         for (int i = 0; i < n; i++) {
             int bits = (int) INT.get(src, off + 4 * i);
-            short h = form == LosslessFormat.FORM_F16
-                    ? io.weightstream.tensor.FloatConversions.floatToF16(Float.intBitsToFloat(bits))
-                    : (short) (bits >>> 16);
+            short h = (short) (form == LosslessFormat.FORM_F16 ? exactF16(bits) : bits >>> 16);
             SHORT.set(dst, 2 * i, h);
         }
     }
@@ -139,23 +137,37 @@ final class BytePlanes {
             if (bf16 && (b & 0xffff) != 0) {
                 bf16 = false;
             }
-            if (f16 && !exactF16(b)) {
+            if (f16 && exactF16(b) < 0) {
                 f16 = false;
             }
         }
         return f16 ? LosslessFormat.FORM_F16 : bf16 ? LosslessFormat.FORM_BF16 : LosslessFormat.FORM_AS_IS;
     }
 
-    private static boolean exactF16(int bits) {
+    /**
+     * The float16 bits of a float32 value if it is exactly a float16 value (NaN payloads, signalling NaNs,
+     * signed zeros and float16 subnormals included), else -1. Integer arithmetic only.
+     */
+    static int exactF16(int bits) {
+        int sign = (bits >>> 16) & 0x8000;
         int e = (bits >>> 23) & 0xff;
-        if ((bits & 0x1fff) == 0 && e >= 113 && e <= 142) {
-            return true; // normal float16 range, mantissa fits 10 bits
+        int m = bits & 0x7fffff;
+        if (e == 0xff) { // infinity or NaN: the payload must fit 10 bits (a NaN keeps a non-zero mantissa)
+            return (m & 0x1fff) != 0 ? -1 : sign | 0x7c00 | (m >>> 13);
         }
-        if ((bits & 0x7fffffff) == 0) {
-            return true; // signed zero
+        if (e == 0) { // zero, or a float32 subnormal far below the float16 range
+            return m == 0 ? sign : -1;
         }
-        short h = io.weightstream.tensor.FloatConversions.floatToF16(Float.intBitsToFloat(bits));
-        return F16ToF32.BITS[h & 0xffff] == bits;
+        int exp = e - 127;
+        if (exp > 15 || exp < -24) {
+            return -1;
+        }
+        if (exp >= -14) { // float16 normal
+            return (m & 0x1fff) != 0 ? -1 : sign | ((exp + 15) << 10) | (m >>> 13);
+        }
+        int shift = -1 - exp; // float16 subnormal: 1.m * 2^exp = (1.m >> shift) * 2^-24, shift in [14, 23]
+        int full = 0x800000 | m;
+        return (full & ((1 << shift) - 1)) != 0 ? -1 : sign | (full >>> shift);
     }
 
     /**

@@ -12,7 +12,7 @@ import io.weightstream.checkpoint.onnx.OnnxScanner.Storage;
 import io.weightstream.tensor.TensorSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.MappedByteBuffer;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -74,6 +74,9 @@ import java.util.Set;
  * {@link UncheckedIOException}.
  */
 public final class OnnxCheckpoint implements Checkpoint {
+    /** Files up to this size are read for the scan, larger ones memory-mapped. */
+    private static final int HEAP_READ_LIMIT = 16 << 20;
+
     private final Path path;
     private final List<CheckpointTensor> tensors;
     private final long[] dataOffsets;
@@ -111,8 +114,8 @@ public final class OnnxCheckpoint implements Checkpoint {
                 throw new CheckpointFormatException(file, -1, size + " bytes: a protobuf (and so an .onnx file) is limited"
                         + " to 2 GiB; larger models keep their weights in external data files");
             }
-            MappedByteBuffer mapped = model.map(FileChannel.MapMode.READ_ONLY, 0, size);
-            OnnxScanner.Result scan = OnnxScanner.scan(file, mapped);
+            ByteBuffer bytes = load(model, (int) size);
+            OnnxScanner.Result scan = OnnxScanner.scan(file, bytes);
             List<Found> found = scan.tensors();
             String[] names = uniqueNames(found);
             String[] aliases = aliases(found);
@@ -150,7 +153,7 @@ public final class OnnxCheckpoint implements Checkpoint {
             for (FileChannel c : externalFiles.values()) {
                 fileBytes += c.size();
             }
-            byte[] skeleton = OnnxSkeleton.encode(entries, scan.segments(), mapped);
+            byte[] skeleton = OnnxSkeleton.encode(entries, scan.segments(), bytes);
             return new OnnxCheckpoint(file, tensors, offsets, storages, skeleton, fileBytes, channels);
         } catch (IOException e) {
             closeAll(channels);
@@ -159,6 +162,24 @@ public final class OnnxCheckpoint implements Checkpoint {
             closeAll(channels);
             throw e;
         }
+    }
+
+    /**
+     * The file's bytes for the scan: mapped when large (nothing is copied; raw data is never touched), read when
+     * small, because a mapping lives until the garbage collector finds it, and many open-and-close cycles of
+     * small files (a watcher, a test) would pile up mappings and make truncating those files slow.
+     */
+    private static ByteBuffer load(FileChannel channel, int size) throws IOException {
+        if (size > HEAP_READ_LIMIT) {
+            return channel.map(FileChannel.MapMode.READ_ONLY, 0, size);
+        }
+        ByteBuffer bytes = ByteBuffer.allocate(size);
+        while (bytes.hasRemaining()) {
+            if (channel.read(bytes, bytes.position()) < 0) {
+                throw new IOException("file shrank while being read");
+            }
+        }
+        return bytes.flip();
     }
 
     /** The channel of a tensor's external file, opened once per file; checks the location and the range. */

@@ -14,14 +14,14 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Walks the protobuf wire format of a mapped {@code .onnx} file down to its weight tensors, recording where each
+ * Walks the protobuf wire format of an {@code .onnx} file (mapped or read) down to its weight tensors, recording where each
  * one's bytes lie and cutting the file into the segments of its {@link OnnxSkeleton}.
  *
  * <p>Why a wire walk and not {@code ModelProto.parseFrom}: the generated parser says what the fields hold but
  * not where they were, and we need the file offset of every {@code raw_data} (to serve tensors straight from
  * the file, to report errors at a byte, and to cut exact holes so a rebuilt file is bit-identical). Messages
  * that hold weights are walked field by field; each {@code TensorProto} found is parsed with the generated
- * parser over an aliased view of the mapping, so {@code raw_data} is never copied.
+ * parser over an aliased view of the file's buffer, so {@code raw_data} is never copied.
  *
  * <p>What is walked: {@code ModelProto.graph} -> {@code GraphProto.initializer} and {@code GraphProto.node} ->
  * {@code NodeProto.attribute} -> the {@code value} tensor of {@code Constant} nodes, and every {@code g} /
@@ -121,12 +121,12 @@ final class OnnxScanner {
     private final List<Found> found = new ArrayList<>();
     private final List<Graph> mainGraphs = new ArrayList<>();
 
-    private OnnxScanner(Path file, ByteBuffer mapped) {
+    private OnnxScanner(Path file, ByteBuffer content) {
         this.file = file;
-        // unsafeWrap keeps the mapping (no copy); streams over it are "immutable", which is what lets
-        // CodedInputStream alias bytes fields instead of copying them
-        this.bytes = UnsafeByteOperations.unsafeWrap(mapped.duplicate().clear());
-        this.size = mapped.capacity();
+        // unsafeWrap keeps the buffer (no copy); streams over it are "immutable", which is what lets
+        // CodedInputStream alias bytes fields (raw_data) instead of copying them
+        this.bytes = UnsafeByteOperations.unsafeWrap(content.duplicate().clear());
+        this.size = content.capacity();
     }
 
     /** The result of a walk: tensors in file order, the main graph(s) and the skeleton segments of the file. */
@@ -134,8 +134,8 @@ final class OnnxScanner {
     }
 
     /** @throws CheckpointFormatException with the offset where the file stops making sense */
-    static Result scan(Path file, ByteBuffer mapped) {
-        OnnxScanner scanner = new OnnxScanner(file, mapped);
+    static Result scan(Path file, ByteBuffer content) {
+        OnnxScanner scanner = new OnnxScanner(file, content);
         Segments segments = scanner.scanModel();
         return new Result(scanner.found, scanner.mainGraphs, segments.list);
     }

@@ -21,7 +21,7 @@ import java.util.HexFormat;
 import java.util.List;
 
 /** Small ONNX models built with the protobuf builders, and the real models staged by the build. */
-public final class OnnxTestModels {
+final class OnnxTestModels {
     private OnnxTestModels() {
     }
 
@@ -163,7 +163,7 @@ public final class OnnxTestModels {
      * real structure and names in ~150 KiB, for fuzzing. An If node with typed and raw initializers in its
      * subgraphs is appended so the fuzz also reaches subgraphs and re-encoded frames.
      */
-    public static ModelProto shrunkRealModel() throws IOException {
+    static ModelProto shrunkRealModel() throws IOException {
         ModelProto real = parse(realModel());
         GraphProto.Builder g = real.getGraph().toBuilder();
         for (int i = 0; i < g.getInitializerCount(); i++) {
