@@ -31,6 +31,7 @@ public final class CheckpointTensor {
     private final ByteBuffer buffer;
     private final FileChannel channel;
     private final long position;
+    private volatile ByteBuffer mapped; // one mapping per tensor, made on first use of data()
 
     /** A tensor held in memory; {@code data} must hold exactly the spec's byte size. */
     public CheckpointTensor(TensorSpec spec, String alias, ByteBuffer data) {
@@ -85,7 +86,12 @@ public final class CheckpointTensor {
                     + " bytes, more than one buffer can hold; read it in ranges");
         }
         try {
-            return channel.map(FileChannel.MapMode.READ_ONLY, position, spec.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer m = mapped;
+            if (m == null) {
+                m = channel.map(FileChannel.MapMode.READ_ONLY, position, spec.byteSize());
+                mapped = m;
+            }
+            return m.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
         } catch (IOException e) {
             throw new UncheckedIOException("mapping tensor '" + spec.name() + "'", e);
         }

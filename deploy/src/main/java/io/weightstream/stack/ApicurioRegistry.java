@@ -135,6 +135,7 @@ public final class ApicurioRegistry implements AutoCloseable {
         private Builder() {
         }
 
+        /** The staged servers (default: {@link StackHome#locate()}). */
         public Builder stackHome(StackHome stackHome) {
             this.stackHome = Objects.requireNonNull(stackHome, "stackHome");
             return this;
@@ -180,19 +181,29 @@ public final class ApicurioRegistry implements AutoCloseable {
             return this;
         }
 
+        /** An extra option for the registry's JVM. */
         public Builder jvmOption(String option) {
             jvmOptions.add(Objects.requireNonNull(option, "option"));
             return this;
         }
 
+        /** How long {@link #start()} waits for the registry to answer (default 120 s). */
         public Builder readyTimeout(Duration readyTimeout) {
-            this.readyTimeout = Objects.requireNonNull(readyTimeout, "readyTimeout");
+            this.readyTimeout = positive(readyTimeout, "readyTimeout");
             return this;
         }
 
+        /** How long {@link ApicurioRegistry#close()} waits after SIGTERM before SIGKILL (default 30 s). */
         public Builder stopGrace(Duration stopGrace) {
-            this.stopGrace = Objects.requireNonNull(stopGrace, "stopGrace");
+            this.stopGrace = positive(stopGrace, "stopGrace");
             return this;
+        }
+
+        private static Duration positive(Duration d, String what) {
+            if (d == null || d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(what + " must be positive, got " + d);
+            }
+            return d;
         }
 
         /** Runs the registry in a session of its own so that it outlives this JVM (for {@code stack up}). */
@@ -256,7 +267,9 @@ public final class ApicurioRegistry implements AutoCloseable {
                     return new ApicurioRegistry(process, p, stopGrace);
                 } catch (RuntimeException e) {
                     process.stop(Duration.ofSeconds(5));
-                    boolean lostPortRace = port == 0 && process.logTail(200).contains("already in use");
+                    // Quarkus says "Port N seems to be in use by another process"
+                    String tail = process.logTail(200);
+                    boolean lostPortRace = port == 0 && (tail.contains("to be in use") || tail.contains("already in use"));
                     if (!lostPortRace || attempt == START_ATTEMPTS) {
                         throw e;
                     }

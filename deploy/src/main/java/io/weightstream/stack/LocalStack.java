@@ -49,6 +49,8 @@ import org.apache.kafka.clients.admin.Admin;
 public final class LocalStack {
     /** When set, the default state directory is {@code $WEIGHTSTREAM_HOME/stack}. */
     public static final String HOME_ENV = "WEIGHTSTREAM_HOME";
+    /** The checkout the {@code weightstream} script runs from. */
+    public static final String ROOT_PROPERTY = "weightstream.root";
     /** The servers in start order. A later issue adds the Flink JobManager and TaskManagers here (--cluster). */
     static final List<String> SERVERS = List.of(KafkaBroker.SERVER, ApicurioRegistry.SERVER);
     private static final Duration STOP_GRACE = Duration.ofSeconds(30);
@@ -71,17 +73,20 @@ public final class LocalStack {
     }
 
     /**
-     * {@code $WEIGHTSTREAM_HOME/stack} when that variable is set, else {@code .stack} in the weightstream checkout
-     * that contains the working directory, else in the checkout whose {@code deploy/target/stack} the system
-     * property {@code weightstream.stack.home} names (what the {@code weightstream} script passes), else
-     * {@code ~/.weightstream/stack}.
+     * {@code $WEIGHTSTREAM_HOME/stack} when that variable is set; else {@code .stack} in the weightstream checkout:
+     * the one the system property {@code weightstream.root} names (the {@code weightstream} script passes it), the
+     * one containing the working directory, or the one whose {@code deploy/target/stack} the system property
+     * {@code weightstream.stack.home} names; else {@code ~/.weightstream/stack}.
      */
     public static Path defaultStateDir() {
         String home = System.getenv(HOME_ENV);
         if (home != null && !home.isBlank()) {
             return Path.of(home).toAbsolutePath().resolve("stack");
         }
-        Optional<Path> repo = StackHome.repositoryRoot(Path.of("").toAbsolutePath());
+        String root = System.getProperty(ROOT_PROPERTY);
+        Optional<Path> repo = root != null && !root.isBlank()
+                ? StackHome.repositoryRoot(Path.of(root))
+                : StackHome.repositoryRoot(Path.of("").toAbsolutePath());
         String stackHome = System.getProperty(StackHome.PROPERTY);
         if (repo.isEmpty() && stackHome != null && !stackHome.isBlank()) {
             repo = StackHome.repositoryRoot(Path.of(stackHome));
@@ -183,9 +188,11 @@ public final class LocalStack {
                 }
                 throw e;
             }
-            synchronized (propertiesLock) {
-                props.setProperty("started.at", Instant.now().toString());
-                state.writeProperties(props);
+            if (found.size() < SERVERS.size()) {
+                synchronized (propertiesLock) {
+                    props.setProperty("started.at", Instant.now().toString());
+                    state.writeProperties(props);
+                }
             }
             StackInfo info = info(started.kafka.port(), started.registry.port(), started.kafka.process().pid(),
                     started.registry.process().pid());
@@ -206,7 +213,15 @@ public final class LocalStack {
      */
     public List<ServerStatus> down(boolean purge) {
         try (Closeable lock = state.lock()) {
-            Properties props = state.readProperties();
+            Properties props;
+            boolean ownFormat = true;
+            try {
+                props = state.readProperties();
+            } catch (StackException e) {
+                // a stack.properties this code cannot read must not keep its servers from being stopped by PID
+                props = new Properties();
+                ownFormat = false;
+            }
             List<ServerProcess> toStop = new ArrayList<>();
             Map<String, ServerStatus> out = new LinkedHashMap<>();
             for (String server : SERVERS) {
@@ -238,7 +253,7 @@ public final class LocalStack {
                     deleteTree(state.workDir(server));
                 }
                 Files.deleteIfExists(state.propertiesFile());
-            } else if (Files.exists(state.propertiesFile())) {
+            } else if (ownFormat && Files.exists(state.propertiesFile())) {
                 state.writeProperties(props);
             }
             List<ServerStatus> result = new ArrayList<>();

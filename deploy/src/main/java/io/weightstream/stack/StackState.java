@@ -102,8 +102,12 @@ final class StackState {
         if (pid.isEmpty()) {
             return Optional.empty();
         }
-        Properties props = readProperties();
-        String pending = props.getProperty(server + ".cds.pending");
+        String pending;
+        try {
+            pending = readProperties().getProperty(server + ".cds.pending");
+        } catch (StackException e) {
+            pending = null; // the PID file alone identifies the server
+        }
         return ServerProcess.find(server, pid.getAsLong(), marker(server), logFile(server),
                 pending == null || pending.isEmpty() ? null : Path.of(pending));
     }

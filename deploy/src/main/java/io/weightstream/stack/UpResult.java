@@ -6,6 +6,12 @@ import java.util.List;
 /**
  * What {@code stack up} did.
  *
+ * <pre>{@code
+ * UpResult up = LocalStack.atDefault().up(StackOptions.defaults());
+ * up.servers().forEach(s -> System.out.println(s.line()));
+ * System.out.printf("stack up in %.1f s%n", up.elapsed().toMillis() / 1000.0);
+ * }</pre>
+ *
  * @param stack         the addresses of the running stack
  * @param servers       one entry per server; {@link ServerStatus#note()} says "started" or "already running"
  * @param createdTopics the topics created by this call (none when they existed)

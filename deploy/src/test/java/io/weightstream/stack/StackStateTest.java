@@ -158,6 +158,20 @@ class StackStateTest {
     }
 
     @Test
+    void downStopsServersEvenWhenStackPropertiesAreOfAnotherVersion() throws Exception {
+        StackState state = new StackState(dir);
+        sleeper = markedSleeper(state.marker("registry"));
+        state.writePid("registry", sleeper.pid());
+        Files.writeString(state.propertiesFile(), "format.version=99\n");
+
+        List<ServerStatus> down = LocalStack.at(dir).down(false);
+
+        assertThat(sleeper.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(down.get(1).note()).isEqualTo("stopped");
+        assertThat(state.propertiesFile()).hasContent("format.version=99"); // not rewritten in a format it did not write
+    }
+
+    @Test
     void noStateMeansNothingIsRunning() {
         assertThat(LocalStack.at(dir).current()).isEmpty();
         assertThatThrownBy(() -> LocalStack.at(dir).require()).isInstanceOf(StackException.class)

@@ -28,7 +28,8 @@ import java.util.Set;
  * convolutions, and embeddings {@code [vocab, dim]}: one scale per token), {@code last} = columns of
  * {@code [rest, dlast]} (ONNX MatMul weights stored {@code [in, out]}: one scale per output), {@code auto}
  * (default) = whichever of the two has the smaller estimated squared error {@code sum(n_g * step_g^2)} for
- * this tensor, computed from the group ranges in one extra pass. Tensors of rank 0 or 1 are one channel.
+ * this tensor, computed from the group ranges in one extra pass, among the layouts whose groups hold 32 elements
+ * on average (shorter groups spend more on scales than they win). Tensors of rank 0 or 1 are one channel.
  *
  * <p>Guarantee without clipping ({@code clip.steps=0}): every finite element decodes within half a step,
  * {@code |w - w'| <= S/2} for its group's decoded scale S (up to float32 rounding). NaN and infinities are
@@ -141,11 +142,11 @@ public final class RtnCodec implements Codec {
         float[] v = tensor.toFloats();
         int n = v.length;
 
-        ChannelLayout layout = chooseLayout(spec, v, params.get(AXIS), groupSize, asymmetric);
-        int groups = (int) layout.groups();
-        float[] lo = new float[groups];
-        float[] hi = new float[groups];
-        RtnKernels.ranges(v, layout, lo, hi);
+        GroupRanges ranges = GroupRanges.of(spec, v, params.get(AXIS), groupSize, asymmetric);
+        ChannelLayout layout = ranges.layout;
+        float[] lo = ranges.lo;
+        float[] hi = ranges.hi;
+        int groups = lo.length;
         for (int i = 0; i < groups; i++) {
             if (!Float.isFinite(lo[i]) || !Float.isFinite(hi[i])) {
                 throw new IllegalArgumentException("codec '" + NAME + "': tensor '" + spec.name()
@@ -159,23 +160,13 @@ public final class RtnCodec implements Codec {
         GroupGrid grid = GroupGrid.fit(lo, hi, bits, asymmetric, spec.name());
 
         int maxCode = RtnFormat.maxCode(bits, asymmetric);
-        byte[] codes = new byte[n];
-        RtnKernels.quantize(v, layout, grid.offsets, grid.inverses, grid.scales, maxCode, codes, 0);
-
         int packedLength = (int) PackedCodes.length(n, bits);
-        byte[] coded = null;
-        int codedLength = 0;
-        if (params.get(ENTROPY) && n > 0) {
-            coded = new byte[ByteRans.maxEncodedLength(n)];
-            codedLength = new ByteRans.Encoder().encode(codes, 0, n, null, coded, 0, 0.0);
-        }
-        boolean entropy = coded != null && codedLength < packedLength;
-
-        PayloadWriter out = new PayloadWriter((int) Math.min(bound, 1 << 16));
+        boolean entropyWanted = params.get(ENTROPY) && n > 0;
+        PayloadWriter out = new PayloadWriter((int) bound);
         PayloadHeader.of(this, spec).write(out);
+        int flagsAt = out.position() + 1;
         out.u8(bits);
-        out.u8((asymmetric ? RtnFormat.FLAG_ASYMMETRIC : 0) | (layout.lastAxis() ? RtnFormat.FLAG_LAST_AXIS : 0)
-                | (entropy ? RtnFormat.FLAG_ENTROPY : 0));
+        out.u8((asymmetric ? RtnFormat.FLAG_ASYMMETRIC : 0) | (layout.lastAxis() ? RtnFormat.FLAG_LAST_AXIS : 0));
         out.varint(groupSize);
         out.u16(grid.scaleBias);
         if (asymmetric) {
@@ -189,39 +180,79 @@ public final class RtnCodec implements Codec {
                 out.u16(h);
             }
         }
-        if (entropy) {
-            out.bytes(coded, 0, codedLength);
+        byte[] buf = out.ensureCapacity(packedLength);
+        if (bits == 8 && !entropyWanted) {
+            // the common case: codes go straight into the payload
+            RtnKernels.quantize(v, layout, grid.offsets, grid.inverses, grid.scales, maxCode, buf, out.position());
+            out.advance(n);
         } else {
-            byte[] buf = out.ensureCapacity(packedLength);
-            PackedCodes.pack(codes, 0, n, bits, buf, out.position());
-            out.advance(packedLength);
+            byte[] codes = new byte[n];
+            RtnKernels.quantize(v, layout, grid.offsets, grid.inverses, grid.scales, maxCode, codes, 0);
+            int codedLength = Integer.MAX_VALUE;
+            byte[] coded = null;
+            if (entropyWanted) {
+                coded = new byte[ByteRans.maxEncodedLength(n)];
+                codedLength = new ByteRans.Encoder().encode(codes, 0, n, null, coded, 0, 0.0);
+            }
+            if (codedLength < packedLength) {
+                buf[flagsAt] |= RtnFormat.FLAG_ENTROPY;
+                out.bytes(coded, 0, codedLength);
+            } else {
+                PackedCodes.pack(codes, 0, n, bits, buf, out.position());
+                out.advance(packedLength);
+            }
         }
-        return out.toByteArray();
+        byte[] payload = out.array();
+        return out.position() == payload.length ? payload : out.toByteArray();
     }
 
-    /** The layout for {@code axis}; AUTO compares the estimated squared error of both orientations. */
-    static ChannelLayout chooseLayout(TensorSpec spec, float[] v, Axis axis, int groupSize, boolean asymmetric) {
-        long[] shape = spec.shape();
-        if (axis != Axis.AUTO || shape.length <= 1 || v.length == 0) {
-            return ChannelLayout.of(shape, v.length, axis == Axis.LAST, groupSize);
-        }
-        ChannelLayout first = ChannelLayout.of(shape, v.length, false, groupSize);
-        ChannelLayout last = ChannelLayout.of(shape, v.length, true, groupSize);
-        return estimatedError(v, last, asymmetric) <= estimatedError(v, first, asymmetric) ? last : first;
-    }
+    /** The layout chosen for a tensor and the minimum and maximum of each of its groups. */
+    static final class GroupRanges {
+        /** Average elements per group below which {@code axis=auto} avoids a layout (scales cost >= 1 bit per weight). */
+        static final int MIN_AUTO_GROUP = 32;
 
-    /** {@code sum over groups of n_g * width_g^2}: proportional to the squared error of uniform rounding. */
-    static double estimatedError(float[] v, ChannelLayout l, boolean asymmetric) {
-        int groups = (int) l.groups();
-        float[] lo = new float[groups];
-        float[] hi = new float[groups];
-        RtnKernels.ranges(v, l, lo, hi);
-        double sum = 0;
-        for (int i = 0; i < groups; i++) {
-            double width = asymmetric ? (double) hi[i] - lo[i] : 2 * Math.max(Math.abs(lo[i]), Math.abs(hi[i]));
-            sum += l.groupElements(i) * width * width;
+        final ChannelLayout layout;
+        final float[] lo;
+        final float[] hi;
+
+        private GroupRanges(ChannelLayout layout, float[] v) {
+            this.layout = layout;
+            this.lo = new float[(int) layout.groups()];
+            this.hi = new float[lo.length];
+            RtnKernels.ranges(v, layout, lo, hi);
         }
-        return sum;
+
+        /** The ranges for {@code axis}; AUTO compares the estimated squared error of both orientations. */
+        static GroupRanges of(TensorSpec spec, float[] v, Axis axis, int groupSize, boolean asymmetric) {
+            long[] shape = spec.shape();
+            if (axis != Axis.AUTO || shape.length <= 1 || v.length == 0) {
+                return new GroupRanges(ChannelLayout.of(shape, v.length, axis == Axis.LAST, groupSize), v);
+            }
+            ChannelLayout first = ChannelLayout.of(shape, v.length, false, groupSize);
+            ChannelLayout last = ChannelLayout.of(shape, v.length, true, groupSize);
+            // groups shorter than MIN_AUTO_GROUP spend more on scales than they can win (e.g. [2, 384] by column)
+            boolean firstOk = first.groups() * MIN_AUTO_GROUP <= v.length;
+            boolean lastOk = last.groups() * MIN_AUTO_GROUP <= v.length;
+            if (!firstOk && !lastOk) {
+                return new GroupRanges(last.groups() < first.groups() ? last : first, v);
+            }
+            if (firstOk != lastOk) {
+                return new GroupRanges(lastOk ? last : first, v);
+            }
+            GroupRanges byRow = new GroupRanges(first, v);
+            GroupRanges byColumn = new GroupRanges(last, v);
+            return byColumn.estimatedError(asymmetric) <= byRow.estimatedError(asymmetric) ? byColumn : byRow;
+        }
+
+        /** {@code sum over groups of n_g * width_g^2}: proportional to the squared error of uniform rounding. */
+        double estimatedError(boolean asymmetric) {
+            double sum = 0;
+            for (int i = 0; i < lo.length; i++) {
+                double width = asymmetric ? (double) hi[i] - lo[i] : 2 * Math.max(Math.abs(lo[i]), Math.abs(hi[i]));
+                sum += layout.groupElements(i) * width * width;
+            }
+            return sum;
+        }
     }
 
     @Override

@@ -55,9 +55,11 @@ import java.util.Set;
  * <h2>Names</h2>
  * An initializer of the main graph keeps its name; a {@code Constant} tensor is named by the node's (first)
  * output. A tensor whose name is already taken (only possible in subgraphs or in files that break ONNX's
- * unique-name rule) gets its subgraph path as a prefix, {@code <node>:<attribute>/} per level, the node being its
- * name or {@code <op_type>_<index>}, e.g. {@code /model/If_3:then_branch/weight}, and if that is taken too a
- * {@code ~2}, {@code ~3}, ... suffix. Main-graph initializers are named first, so they always keep their names.
+ * unique-name rule) gets its subgraph path as a prefix, {@code <node>:<attribute>/} per level (the node being its
+ * name, or {@code <op_type>_<index in its graph>} when it has none; {@code <attribute>[i]} for the i-th graph of a
+ * GRAPHS attribute), e.g. {@code /model/If_3:then_branch/weight}, and if that is taken too a {@code ~2},
+ * {@code ~3}, ... suffix. Main-graph initializers are named first, so they always keep their names; the rest are
+ * named in file order. The names depend only on the file, so every reader of it agrees.
  *
  * <h2>Aliases</h2>
  * The alias of a tensor is the name of the first node (in file order, looking into subgraphs) that takes it as

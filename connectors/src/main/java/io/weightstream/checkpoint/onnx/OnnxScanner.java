@@ -14,8 +14,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Walks the protobuf wire format of an {@code .onnx} file (mapped or read) down to its weight tensors, recording where each
- * one's bytes lie and cutting the file into the segments of its {@link OnnxSkeleton}.
+ * Walks the protobuf wire format of an {@code .onnx} file (mapped or read) down to its weight tensors,
+ * recording where each one's bytes lie and cutting the file into the segments of its {@link OnnxSkeleton}.
  *
  * <p>Why a wire walk and not {@code ModelProto.parseFrom}: the generated parser says what the fields hold but
  * not where they were, and we need the file offset of every {@code raw_data} (to serve tensors straight from
@@ -90,14 +90,13 @@ final class OnnxScanner {
         /** TYPED: the little-endian bytes; and the TensorProto without its data, for the skeleton. */
         final ByteBuffer typedBytes;
         final byte[] typedTemplate;
-        /** EXTERNAL: the external_data entries as in the file. */
+        /** EXTERNAL: the location and offset as in the file (a declared length was checked against byteSize). */
         final String location;
         final long externalOffset;
-        final long externalLength;
 
         Found(String baseName, Origin origin, Graph graph, DType dtype, long[] dims, long byteSize, Storage storage,
               int messageOffset, int rawOffset, ByteBuffer typedBytes, byte[] typedTemplate,
-              String location, long externalOffset, long externalLength) {
+              String location, long externalOffset) {
             this.baseName = baseName;
             this.origin = origin;
             this.graph = graph;
@@ -111,7 +110,6 @@ final class OnnxScanner {
             this.typedTemplate = typedTemplate;
             this.location = location;
             this.externalOffset = externalOffset;
-            this.externalLength = externalLength;
         }
     }
 
@@ -119,7 +117,8 @@ final class OnnxScanner {
     private final ByteString bytes;
     private final int size;
     private final List<Found> found = new ArrayList<>();
-    private final List<Graph> mainGraphs = new ArrayList<>();
+    /** The main graph; protobuf merges a repeated {@code graph} field into one, and so do we. */
+    private Graph main;
 
     private OnnxScanner(Path file, ByteBuffer content) {
         this.file = file;
@@ -129,15 +128,15 @@ final class OnnxScanner {
         this.size = content.capacity();
     }
 
-    /** The result of a walk: tensors in file order, the main graph(s) and the skeleton segments of the file. */
-    record Result(List<Found> tensors, List<Graph> mainGraphs, List<OnnxSkeleton.Segment> segments) {
+    /** The result of a walk: tensors in file order and the skeleton segments of the file. */
+    record Result(List<Found> tensors, List<OnnxSkeleton.Segment> segments) {
     }
 
     /** @throws CheckpointFormatException with the offset where the file stops making sense */
     static Result scan(Path file, ByteBuffer content) {
         OnnxScanner scanner = new OnnxScanner(file, content);
         Segments segments = scanner.scanModel();
-        return new Result(scanner.found, scanner.mainGraphs, segments.list);
+        return new Result(scanner.found, segments.list);
     }
 
     private Segments scanModel() {
@@ -146,17 +145,15 @@ final class OnnxScanner {
         for (int tagStart = in.pos(), tag = in.readTag(); tag != 0; tagStart = in.pos(), tag = in.readTag()) {
             if (tag == MODEL_GRAPH) {
                 Field f = in.readLength(tagStart);
-                // a repeated singular message field is merged by protobuf: one graph, nodes appended
-                Graph graph = mainGraphs.isEmpty() ? new Graph("", 0, new ArrayList<>()) : mainGraphs.get(0);
-                if (mainGraphs.isEmpty()) {
-                    mainGraphs.add(graph);
+                if (main == null) {
+                    main = new Graph("", 0, new ArrayList<>());
                 }
-                segments.child(f, scanGraph(f, graph));
+                segments.child(f, scanGraph(f, main));
             } else {
                 in.skip(tag);
             }
         }
-        if (mainGraphs.isEmpty()) {
+        if (main == null) {
             throw new CheckpointFormatException(file, 0, "no graph: not an ONNX model (ModelProto.graph is missing)");
         }
         segments.literalTo(size);
@@ -327,7 +324,7 @@ final class OnnxScanner {
                         + " but " + dtype + " x " + dimsString(tensor) + " needs " + byteSize + " bytes");
             }
             found.add(new Found(baseName, origin, graph, dtype, dims, byteSize, Storage.EXTERNAL, at, -1, null, null,
-                    location, offset, length));
+                    location, offset));
         } else if (tensor.hasRawData()) {
             if (typedCount > 0) {
                 throw new CheckpointFormatException(file, at, label + ": holds both raw_data and typed data");
@@ -339,7 +336,7 @@ final class OnnxScanner {
             }
             segments.raw(rawOffset, (int) byteSize, found.size());
             found.add(new Found(baseName, origin, graph, dtype, dims, byteSize, Storage.RAW, at, rawOffset, null, null,
-                    null, 0, -1));
+                    null, 0));
         } else {
             if (typedCount != numel || TypedFields.misplacedCount(tensor, dtype) > 0) {
                 throw new CheckpointFormatException(file, at, label + ": " + dtype + " x " + dimsString(tensor)
@@ -351,7 +348,7 @@ final class OnnxScanner {
             byte[] template = TypedFields.withoutData(tensor).toByteArray();
             segments.typed(field, found.size());
             found.add(new Found(baseName, origin, graph, dtype, dims, byteSize, Storage.TYPED, at, -1, data, template,
-                    null, 0, -1));
+                    null, 0));
         }
     }
 
@@ -370,7 +367,12 @@ final class OnnxScanner {
     private TensorProto parseTensor(Field field) {
         Cursor in = new Cursor(field.payloadStart, field.end);
         try {
-            return TensorProto.parseFrom(in.in);
+            TensorProto tensor = TensorProto.parseFrom(in.in);
+            if (!in.in.isAtEnd()) {
+                // parseFrom stops quietly at a stray end-group tag: the rest of the message would be lost
+                throw new CheckpointFormatException(file, in.pos(), "malformed protobuf: unexpected end-group tag in a tensor");
+            }
+            return tensor;
         } catch (IOException e) {
             throw in.malformed(e);
         }

@@ -30,9 +30,10 @@ import org.junit.jupiter.api.io.TempDir;
  * anywhere else.
  */
 class OnnxFuzzTest {
-    private static final long SEED = 20_240_917L;
-    private static final int MUTATIONS = 4000;
-    private static final int TRUNCATIONS = 600;
+    /** Fixed, so a failure reproduces; {@code -Dweightstream.fuzz.seed=N} explores other inputs. */
+    private static final long SEED = Long.getLong("weightstream.fuzz.seed", 20_240_917L);
+    private static final int MUTATIONS = 3000;
+    private static final int TRUNCATIONS = 500;
     /** Rebuilding forces files to disk: check one opened file in this many, to stay fast. */
     private static final int REBUILD_EVERY = 8;
 
@@ -151,7 +152,7 @@ class OnnxFuzzTest {
                     if (rebuild) {
                         read.put(t.name(), OnnxTestModels.bytes(t));
                     } else {
-                        t.data().get(0, new byte[(int) Math.min(t.byteSize(), 4)]); // the mapping is readable
+                        t.read(Math.max(0, t.byteSize() - 4), ByteBuffer.allocate(4)); // the end of the data is there
                     }
                 }
             } catch (CheckpointFormatException e) {

@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -114,6 +115,27 @@ class OnnxWriterTest {
         assertThatThrownBy(() -> OnnxWriter.write(trailing, tensors::get, out))
                 .isInstanceOf(CheckpointFormatException.class).hasMessageContaining("after the last segment");
         assertThat(out).doesNotExist();
+    }
+
+    @Test
+    void mutatedSkeletonsWriteOrFailCleanly() {
+        Random random = new Random(7);
+        Path out = tmp.resolve("fuzzed.onnx");
+        int written = 0;
+        for (int i = 0; i < 600; i++) {
+            byte[] mutated = skeleton.clone();
+            mutated[random.nextInt(mutated.length)] = (byte) random.nextInt(256);
+            try {
+                OnnxWriter.write(mutated, name -> tensors.getOrDefault(name, ByteBuffer.allocate(0)), out);
+                written++;
+            } catch (CheckpointFormatException | IllegalArgumentException | java.io.UncheckedIOException expected) {
+                // a corrupt skeleton, one whose tensors changed name or size, or (a storage byte turned
+                // "external") an external file the file system refuses
+            } catch (RuntimeException e) {
+                throw new AssertionError("mutation " + i + ": " + e, e);
+            }
+        }
+        assertThat(written).isPositive();
     }
 
     @Test
