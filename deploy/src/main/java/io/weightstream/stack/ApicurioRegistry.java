@@ -98,6 +98,35 @@ public final class ApicurioRegistry implements AutoCloseable {
         }
     }
 
+    /**
+     * Sets compatibility BACKWARD on the value subject of every weightstream topic (DESIGN.md), so a schema change
+     * that would break a running consumer is rejected with 409. Apicurio's global default is NONE, unlike
+     * Confluent's BACKWARD, hence this step; it is idempotent.
+     */
+    static void configureSubjects(int port) {
+        HttpClient http = httpClient();
+        for (String topic : Topics.ALL) {
+            String subject = Topics.valueSubject(topic);
+            HttpRequest req = HttpRequest.newBuilder(URI.create(url(port) + "/config/" + subject))
+                    .timeout(Duration.ofSeconds(10))
+                    .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+                    .PUT(HttpRequest.BodyPublishers.ofString("{\"compatibility\":\"BACKWARD\"}")).build();
+            try {
+                HttpResponse<String> resp = http.send(req, HttpResponse.BodyHandlers.ofString());
+                if (resp.statusCode() != 200) {
+                    throw new StackException("setting BACKWARD compatibility on subject " + subject + " at " + url(port)
+                            + " answered HTTP " + resp.statusCode() + ": " + resp.body());
+                }
+            } catch (IOException e) {
+                throw new StackException("setting BACKWARD compatibility on subject " + subject + " at " + url(port)
+                        + " failed: " + e.getMessage(), e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StackException("interrupted", e);
+            }
+        }
+    }
+
     static HttpClient httpClient() {
         return HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).version(HttpClient.Version.HTTP_1_1).build();
     }

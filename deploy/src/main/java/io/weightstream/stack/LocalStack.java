@@ -429,6 +429,9 @@ public final class LocalStack {
             }
             try {
                 r = registry.get();
+                if (options.createTopics()) {
+                    ApicurioRegistry.configureSubjects(r.port());
+                }
             } catch (ExecutionException e) {
                 RuntimeException f = unwrap(e);
                 if (failure == null) {

@@ -158,6 +158,17 @@ class LocalStackITCase {
     }
 
     @Test
+    @Order(4)
+    void everyTopicSubjectIsBackwardCompatibleFromTheStart() throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        for (String topic : Topics.ALL) {
+            HttpResponse<String> cfg = send(http, "GET", stack.registryUrl() + "/config/" + Topics.valueSubject(topic), null);
+            assertThat(cfg.statusCode()).as(topic).isEqualTo(200);
+            assertThat(cfg.body()).as(topic).contains("BACKWARD");
+        }
+    }
+
+    @Test
     @Order(100)
     void closeStopsBothServersAndFreesTheirPorts() {
         long kafkaPid = stack.kafka().process().pid();

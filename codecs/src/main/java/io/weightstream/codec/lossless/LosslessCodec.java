@@ -8,7 +8,7 @@ import io.weightstream.codec.DecodeLimits;
 import io.weightstream.codec.PayloadHeader;
 import io.weightstream.codec.PayloadReader;
 import io.weightstream.codec.PayloadWriter;
-import io.weightstream.codec.entropy.ByteRans;
+import io.weightstream.codec.entropy.ByteCoder;
 import io.weightstream.tensor.DType;
 import io.weightstream.tensor.Tensor;
 import io.weightstream.tensor.TensorSpec;
@@ -28,7 +28,7 @@ import java.util.zip.CRC32C;
 /**
  * {@code lossless}: bit-exact compression of any tensor. Elements are cut into byte planes (for floats the
  * exponent byte apart from the mantissa bytes), each plane of each block is entropy-coded with its own
- * rANS table ({@link ByteRans}) or stored raw when coding does not pay. An F32 tensor whose values are all
+ * table (Huffman by default, rANS on request; see {@link ByteCoder}) or stored raw when coding does not pay. An F32 tensor whose values are all
  * exact float16 (or bfloat16) values is stored in that 2-byte form, so it never costs more than its float16
  * version. Blocks are independent, so they can be coded in parallel. Layout: {@link LosslessFormat}.
  *
@@ -49,6 +49,9 @@ public final class LosslessCodec implements Codec {
     public static final CodecParameter<Double> MIN_GAIN = CodecParameter.ofDouble("min.gain", 0.02, 0.0, 1.0,
             "entropy-code a byte plane only if that saves at least this fraction of its size, else store it raw "
                     + "(float32 mantissa planes usually save about 1 %: coding them costs more time than it gains)");
+    public static final CodecParameter<ByteCoder.Coding> ENTROPY = CodecParameter.ofEnum("entropy",
+            ByteCoder.Coding.class, ByteCoder.Coding.HUFFMAN,
+            "entropy coder of the planes: huffman (fast) or rans (about 1 % smaller exponent planes, about half the speed)");
     public static final CodecParameter<Boolean> NARROW = CodecParameter.ofBoolean("narrow", true,
             "store an F32 tensor whose values are all exact float16 (or else bfloat16) values in that 2-byte form");
     public static final CodecParameter<Boolean> CHECKSUM = CodecParameter.ofBoolean("checksum", false,
@@ -56,7 +59,7 @@ public final class LosslessCodec implements Codec {
     public static final CodecParameter<Integer> THREADS = CodecParameter.ofInt("threads", 1, 1, 256,
             "blocks encoded in parallel; the payload does not depend on it");
 
-    private static final List<CodecParameter<?>> PARAMETERS = List.of(BLOCK_SIZE, MIN_GAIN, NARROW, CHECKSUM, THREADS);
+    private static final List<CodecParameter<?>> PARAMETERS = List.of(BLOCK_SIZE, MIN_GAIN, ENTROPY, NARROW, CHECKSUM, THREADS);
     private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     @Override
@@ -159,11 +162,12 @@ public final class LosslessCodec implements Codec {
         p += 4 * Math.max(0, blocks - 1);
 
         double minGain = params.get(MIN_GAIN);
+        ByteCoder.Coding coding = params.get(ENTROPY);
         int threads = params.get(THREADS);
         if (threads > 1 && blocks > 1) {
-            p = encodeParallel(data, n, dtype, form, width, blockElems, blocks, minGain, threads, out, p, directory);
+            p = encodeParallel(data, n, dtype, form, width, blockElems, blocks, minGain, coding, threads, out, p, directory);
         } else {
-            BlockEncoder enc = new BlockEncoder(dtype, form, width, Math.min(blockElems, n), minGain);
+            BlockEncoder enc = new BlockEncoder(dtype, form, width, Math.min(blockElems, n), minGain, coding);
             for (int b = 0; b < blocks; b++) {
                 int first = b * blockElems;
                 int len = enc.encode(data, first, Math.min(blockElems, n - first), out, p);
@@ -177,11 +181,12 @@ public final class LosslessCodec implements Codec {
     }
 
     private static int encodeParallel(ByteBuffer data, int n, DType dtype, int form, int width, int blockElems,
-                                      int blocks, double minGain, int threads, byte[] out, int p, int directory) {
+                                      int blocks, double minGain, ByteCoder.Coding coding, int threads, byte[] out,
+                                      int p, int directory) {
         ForkJoinPool pool = new ForkJoinPool(Math.min(threads, blocks));
         try {
             ThreadLocal<BlockEncoder> encoders = ThreadLocal.withInitial(
-                    () -> new BlockEncoder(dtype, form, width, Math.min(blockElems, n), minGain));
+                    () -> new BlockEncoder(dtype, form, width, Math.min(blockElems, n), minGain, coding));
             @SuppressWarnings("unchecked")
             Future<byte[]>[] parts = new Future[blocks];
             for (int b = 0; b < blocks; b++) {
@@ -281,7 +286,7 @@ public final class LosslessCodec implements Codec {
         int[] starts = new int[width];
         byte[] narrow = form == LosslessFormat.FORM_AS_IS ? null : new byte[2 * blockMax];
         boolean rotate = dtype.isFloatingPoint();
-        ByteRans.Decoder decoder = new ByteRans.Decoder();
+        ByteCoder.Decoder decoder = new ByteCoder.Decoder();
         for (int b = 0; b < blocks; b++) {
             int first = b * blockElems;
             int count = Math.min(blockElems, n - first);
@@ -317,12 +322,14 @@ public final class LosslessCodec implements Codec {
         private final int srcWidth;
         private final boolean rotate;
         private final double minGain;
+        private final ByteCoder.Coding coding;
         private final byte[] src;
         private final byte[] narrow;
         private final byte[][] planes;
-        private final ByteRans.Encoder coder = new ByteRans.Encoder();
+        private final ByteCoder.Encoder coder = new ByteCoder.Encoder();
 
-        BlockEncoder(DType dtype, int form, int width, int blockElems, double minGain) {
+        BlockEncoder(DType dtype, int form, int width, int blockElems, double minGain, ByteCoder.Coding coding) {
+            this.coding = coding;
             this.form = form;
             this.width = width;
             this.srcWidth = dtype.size();
@@ -344,7 +351,7 @@ public final class LosslessCodec implements Codec {
             }
             int start = p;
             for (int k = 0; k < width; k++) {
-                p += coder.encode(planes[k], 0, count, null, out, p, minGain);
+                p += coder.encode(planes[k], 0, count, null, out, p, minGain, coding);
             }
             return p - start;
         }

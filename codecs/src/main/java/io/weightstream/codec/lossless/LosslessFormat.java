@@ -9,7 +9,7 @@ package io.weightstream.codec.lossless;
  *   varint  elements per block (absent for an empty tensor)
  *   [u32    CRC32C of the original tensor bytes, little-endian]
  *   u32 x (blocks - 1)   byte length of every block but the last (lets blocks be decoded independently)
- *   blocks: per block, one self-delimiting {@link io.weightstream.codec.entropy.ByteRans} stream per byte plane
+ *   blocks: per block, one self-delimiting {@link io.weightstream.codec.entropy.ByteCoder} stream per byte plane
  * </pre>
  *
  * Byte planes of a block of n elements of width w: plane k holds byte (w - 1 - k) of every element, most
