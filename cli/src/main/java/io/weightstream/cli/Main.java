@@ -19,6 +19,8 @@ import picocli.CommandLine.Command;
         description = "Streaming compression and hot-swap of neural-network checkpoints.",
         subcommands = {
                 DemoCommand.class,
+                CompressCommand.class,
+                DecompressCommand.class,
                 EvalCommand.class,
                 InspectCommand.class,
                 PublishCommand.class,

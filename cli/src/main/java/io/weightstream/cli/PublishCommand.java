@@ -59,11 +59,8 @@ public final class PublishCommand implements Callable<Integer> {
             description = "With --watch: FILE_NAME (file name without extension) or COUNTER (1, 2, ...). Default: ${DEFAULT-VALUE}.")
     CheckpointWatcher.VersionNaming versionNaming;
 
-    @Option(names = "--method", defaultValue = "lossless", description = "Compression method of the policy (default: ${DEFAULT-VALUE}).")
-    String method;
-
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "A parameter of the method, e.g. --set bits=8 (repeatable).")
-    List<String> settings = new ArrayList<>();
+    @Mixin
+    PolicyOptions policyOptions;
 
     @Option(names = "--chunk-bytes", defaultValue = "1M", description = "Maximum payload of one layer chunk (default: ${DEFAULT-VALUE}).")
     String chunkBytes;
@@ -96,7 +93,7 @@ public final class PublishCommand implements Callable<Integer> {
         if (file != null && !Files.isRegularFile(file)) {
             throw new IllegalArgumentException(file + ": no such file");
         }
-        CompressionPolicy policy = policy();
+        CompressionPolicy policy = policyOptions.policy();
         String bootstrap = endpoints.bootstrapServers();
         AvroSerializer<SpecificRecord> serializer = new AvroSerializer<>(endpoints.registryClient(), null, false, true);
         PrintWriter out = spec.commandLine().getOut();
@@ -122,18 +119,6 @@ public final class PublishCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    private CompressionPolicy policy() {
-        Map<String, String> params = new LinkedHashMap<>();
-        for (String s : settings) {
-            int eq = s.indexOf('=');
-            if (eq <= 0) {
-                throw new IllegalArgumentException("--set expects KEY=VALUE, got '" + s + "'");
-            }
-            params.put(s.substring(0, eq).trim(), s.substring(eq + 1).trim());
-        }
-        return CompressionPolicy.newBuilder().setDefaultMethod(method).setDefaultParams(params).build();
     }
 
     private void publishOne(CheckpointPublisher publisher, Path f, String v, CompressionPolicy policy, PrintWriter out) {

@@ -104,8 +104,8 @@ public record TensorMetrics(long count, double relL2, double maxAbs, double cosi
         TensorMetrics result(long n) {
             double rel = a2 == 0 ? (diff2 == 0 ? 0 : Double.POSITIVE_INFINITY) : Math.sqrt(diff2 / a2);
             double cos;
-            if (a2 == 0 && b2 == 0) {
-                cos = 1;
+            if ((a2 == 0 && b2 == 0) || diff2 == 0) {
+                cos = 1; // exact reconstructions report exactly 1, not 1 - ulp
             } else if (a2 == 0 || b2 == 0) {
                 cos = 0;
             } else {

@@ -131,17 +131,17 @@ public final class CheckpointPublisher implements AutoCloseable {
         try {
             producer.beginTransaction();
             for (CheckpointTensor src : checkpoint.tensors()) {
-                List<Part> parts = partsOf(src);
+                List<RowBlocks.Block> parts = RowBlocks.of(src.spec(), maxTensorBytes);
                 MessageDigest parentDigest = parts.size() > 1 ? sha256() : null;
                 List<TensorEntry> partEntries = new ArrayList<>();
-                for (Part part : parts) {
+                for (RowBlocks.Block part : parts) {
                     MessageDigest digest = sha256();
-                    int chunkCount = (int) Math.max(1, (part.bytes + chunkBytes - 1) / chunkBytes);
+                    int chunkCount = (int) Math.max(1, (part.bytes() + chunkBytes - 1) / chunkBytes);
                     for (int i = 0; i < chunkCount; i++) {
                         long offset = (long) i * chunkBytes;
                         chunk.clear();
-                        chunk.limit((int) Math.min(chunkBytes, part.bytes - offset));
-                        src.read(part.offset + offset, chunk);
+                        chunk.limit((int) Math.min(chunkBytes, part.bytes() - offset));
+                        src.read(part.offset() + offset, chunk);
                         chunk.flip();
                         digest.update(chunk.duplicate());
                         if (parentDigest != null) {
@@ -150,20 +150,20 @@ public final class CheckpointPublisher implements AutoCloseable {
                         CRC32C crc = new CRC32C();
                         crc.update(chunk.duplicate());
                         LayerChunk record = LayerChunk.newBuilder()
-                                .setModel(model).setVersion(version).setTensor(part.name)
+                                .setModel(model).setVersion(version).setTensor(part.name())
                                 .setChunkIndex(i).setChunkCount(chunkCount).setOffset(offset)
-                                .setTensorBytes(part.bytes).setCrc32c((int) crc.getValue())
+                                .setTensorBytes(part.bytes()).setCrc32c((int) crc.getValue())
                                 .setData(chunk)
                                 .build();
                         // KafkaProducer serializes in send(), so the chunk buffer can be reused right after
-                        producer.send(new ProducerRecord<>(layersTopic, model + "/" + part.name, record), (md, e) -> {
+                        producer.send(new ProducerRecord<>(layersTopic, model + "/" + part.name(), record), (md, e) -> {
                             if (e != null) {
                                 sendFailure.compareAndSet(null, e);
                             }
                         });
                         chunks++;
                         done += chunk.limit();
-                        progress.update(done, total, part.name);
+                        progress.update(done, total, part.name());
                         Exception failed = sendFailure.get();
                         if (failed != null) {
                             throw failed;
@@ -235,43 +235,18 @@ public final class CheckpointPublisher implements AutoCloseable {
         return sb.length() > 0 ? sb.toString() : e.getClass().getSimpleName();
     }
 
-    /** A row-block part of a tensor (or the whole tensor). */
-    private record Part(String name, long offset, long bytes, long rowStart, long[] shape, int index, int count) {
-    }
-
-    private List<Part> partsOf(CheckpointTensor t) {
-        long[] shape = t.spec().shape();
-        long bytes = t.byteSize();
-        if (bytes <= maxTensorBytes || shape.length == 0) {
-            return List.of(new Part(t.name(), 0, bytes, 0, shape, 0, 1));
-        }
-        long rows = shape[0];
-        long rowBytes = rows == 0 ? bytes : bytes / rows;
-        long rowsPerPart = Math.max(1, maxTensorBytes / Math.max(1, rowBytes));
-        int count = (int) ((rows + rowsPerPart - 1) / rowsPerPart);
-        List<Part> parts = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            long rowStart = i * rowsPerPart;
-            long r = Math.min(rowsPerPart, rows - rowStart);
-            long[] partShape = shape.clone();
-            partShape[0] = r;
-            parts.add(new Part(t.name() + "#part" + i, rowStart * rowBytes, r * rowBytes, rowStart, partShape, i, count));
-        }
-        return parts;
-    }
-
-    private static TensorEntry entryOf(CheckpointTensor src, Part part, MessageDigest digest, int chunkCount) {
+    private static TensorEntry entryOf(CheckpointTensor src, RowBlocks.Block part, MessageDigest digest, int chunkCount) {
         TensorEntry.Builder e = TensorEntry.newBuilder()
-                .setName(part.name)
+                .setName(part.name())
                 .setAlias(src.alias())
                 .setDtype(DType.valueOf(src.spec().dtype().name()))
-                .setShape(toList(part.shape))
-                .setByteSize(part.bytes)
+                .setShape(toList(part.shape()))
+                .setByteSize(part.bytes())
                 .setSha256(HexFormat.of().formatHex(digest.digest()))
                 .setChunkCount(chunkCount);
-        if (part.count > 1) {
+        if (part.isPart()) {
             e.setPart(TensorPart.newBuilder()
-                    .setParent(src.name()).setIndex(part.index).setCount(part.count).setRowStart(part.rowStart)
+                    .setParent(src.name()).setIndex(part.index()).setCount(part.count()).setRowStart(part.rowStart())
                     .setParentShape(toList(src.spec().shape()))
                     .setParentSha256("") // filled once the whole tensor is hashed
                     .build());

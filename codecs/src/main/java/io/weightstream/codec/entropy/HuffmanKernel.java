@@ -43,6 +43,9 @@ final class HuffmanKernel {
     /** Per 11-bit prefix: symbols (bits 0-47), count (48-50), bits used (51-54), length of the first symbol (55-58). */
     private final long[] lut = new long[LUT_SIZE];
     private final int[] single = new int[LUT_SIZE];
+    /** The code lengths {@link #lut} was built for: consecutive blocks often share them. */
+    private final int[] lutLengths = new int[256];
+    private boolean lutValid;
 
     // ------------------------------------------------------------------ code construction
 
@@ -262,17 +265,21 @@ final class HuffmanKernel {
         int q = 0;
         int i = off;
         int end = off + n;
-        // 4 codes (at most 44 bits) on top of at most 7 pending bits, then flush whole bytes branch-free
+        // 4 codes (at most 44 bits) on top of at most 7 pending bits, then flush whole bytes branch-free;
+        // the 4 codes are joined first so that only one shift-or waits on the accumulator
         for (; i <= end - 4; i += 4) {
             int c0 = c[src[i] & 0xff];
             int c1 = c[src[i + 1] & 0xff];
             int c2 = c[src[i + 2] & 0xff];
             int c3 = c[src[i + 3] & 0xff];
-            acc = (acc << (c0 >>> 16)) | (c0 & 0xffff);
-            acc = (acc << (c1 >>> 16)) | (c1 & 0xffff);
-            acc = (acc << (c2 >>> 16)) | (c2 & 0xffff);
-            acc = (acc << (c3 >>> 16)) | (c3 & 0xffff);
-            bits += (c0 >>> 16) + (c1 >>> 16) + (c2 >>> 16) + (c3 >>> 16);
+            int l1 = c1 >>> 16;
+            int l3 = c3 >>> 16;
+            int l23 = (c2 >>> 16) + l3;
+            int l0123 = (c0 >>> 16) + l1 + l23;
+            long c01 = ((long) (c0 & 0xffff) << l1) | (c1 & 0xffff);
+            long c23 = ((long) (c2 & 0xffff) << l3) | (c3 & 0xffff);
+            acc = (acc << l0123) | (c01 << l23) | c23;
+            bits += l0123;
             LONG_BE.set(buf, q, acc << (64 - bits));
             q += bits >>> 3;
             bits &= 7;
@@ -372,6 +379,9 @@ final class HuffmanKernel {
         if (kraft != LUT_SIZE) {
             throw new CorruptPayloadException(nibblesAt, "Huffman code lengths do not form a complete code");
         }
+        if (lutValid && Arrays.equals(len, lutLengths)) {
+            return;
+        }
         assignCodes(len, codes);
         for (int s = 0; s < 256; s++) {
             int l = len[s];
@@ -401,6 +411,8 @@ final class HuffmanKernel {
             }
             lut[v] = e | ((long) count << 48) | ((long) used << 51) | ((long) first << 55);
         }
+        System.arraycopy(len, 0, lutLengths, 0, 256);
+        lutValid = true;
     }
 
     /** Decodes two streams into their segments: both at once while they have room, then each to its end. */
@@ -434,8 +446,27 @@ final class HuffmanKernel {
                 cb -= ly;
             }
         }
-        finish(src, pa, qa, ba, ca, dst, ia, ea, base);
-        finish(src, pb, qb, bb, cb, dst, ib, eb, base);
+        finishFast(src, pa, qa, ba, ca, dst, ia, ea, base);
+        finishFast(src, pb, qb, bb, cb, dst, ib, eb, base);
+    }
+
+    /** One stream alone as long as it has room (its partner ended first), then {@link #finish}. */
+    private void finishFast(byte[] src, int p, int q, long buf, int avail, byte[] dst, int i, int e, int base) {
+        final long[] t = lut;
+        while (p <= q - 8 && i <= e - 32) {
+            buf |= (long) LONG_BE.get(src, p) >>> avail;
+            p += (63 - avail) >>> 3;
+            avail |= 56;
+            for (int r = 0; r < 4; r++) {
+                long x = t[(int) (buf >>> (64 - MAX_LEN))];
+                LONG_LE.set(dst, i, x);
+                i += (int) (x >>> 48) & 7;
+                int l = (int) (x >>> 51) & 15;
+                buf <<= l;
+                avail -= l;
+            }
+        }
+        finish(src, p, q, buf, avail, dst, i, e, base);
     }
 
     /** Decodes the rest of one stream symbol by symbol, checking every byte, and checks the stream's end. */

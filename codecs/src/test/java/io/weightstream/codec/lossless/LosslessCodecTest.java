@@ -35,7 +35,8 @@ class LosslessCodecTest extends AbstractCodecContractTest {
     protected List<CodecParams> paramSets() {
         return List.of(codec.defaultParams(),
                 codec.params(Map.of("block.size", "4096", "checksum", "true")),
-                codec.params(Map.of("min.gain", "0")),
+                codec.params(Map.of("min.gain", "0", "entropy", "rans")),
+                codec.params(Map.of("entropy", "rans", "block.size", "8192")),
                 codec.params(Map.of("min.gain", "1", "narrow", "false")),
                 codec.params(Map.of("block.size", "65536", "threads", "3")));
     }
