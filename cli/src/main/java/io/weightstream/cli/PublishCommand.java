@@ -1,10 +1,12 @@
 package io.weightstream.cli;
 
 import io.weightstream.checkpoint.Checkpoint;
+import io.weightstream.publish.Attachments;
 import io.weightstream.publish.CheckpointPublisher;
 import io.weightstream.publish.CheckpointWatcher;
 import io.weightstream.publish.PublishResult;
 import io.weightstream.registry.AvroSerializer;
+import io.weightstream.schemas.Attachment;
 import io.weightstream.schemas.CompressionPolicy;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -82,6 +84,13 @@ public final class PublishCommand implements Callable<Integer> {
     @Option(names = "--once", description = "With --watch: scan once and exit.")
     boolean once;
 
+    @Option(names = "--attach", paramLabel = "FILE",
+            description = "A small file that travels with the version (repeatable). Default: the model's tokenizer (m-tokenizer.json or tokenizer.json beside it).")
+    List<Path> attach = new ArrayList<>();
+
+    @Option(names = "--no-attach", description = "Attach nothing, not even the tokenizer found beside the model.")
+    boolean noAttach;
+
     @Option(names = "--no-progress", description = "Do not draw the progress bar.")
     boolean noProgress;
 
@@ -125,13 +134,27 @@ public final class PublishCommand implements Callable<Integer> {
         ProgressBar bar = new ProgressBar("publish " + model + "/" + v, !noProgress);
         PublishResult r;
         try (Checkpoint ckpt = Checkpoint.open(f)) {
-            r = publisher.publish(ckpt, model, v, policy, bar::update);
+            r = publisher.publish(ckpt, model, v, policy, attachments(f), bar::update);
         } finally {
             bar.finish();
         }
         out.printf("published %s/%s from %s: tensors=%d chunks=%d bytes=%d seconds=%.2f mb_per_s=%.1f%n",
                 model, v, f.getFileName(), r.tensors(), r.chunks(), r.bytes(), r.seconds(), r.megabytesPerSecond());
         out.flush();
+    }
+
+    private List<Attachment> attachments(Path modelFile) {
+        if (noAttach) {
+            return List.of();
+        }
+        if (attach.isEmpty()) {
+            return Attachments.defaultsFor(modelFile);
+        }
+        List<Attachment> out = new ArrayList<>();
+        for (Path a : attach) {
+            out.add(Attachments.of(a.getFileName().toString(), a));
+        }
+        return out;
     }
 
     static String defaultVersion() {

@@ -58,6 +58,8 @@ public class CodecBenchmark {
     /** The methods compared: codecs by name and parameters, and zstd on byte planes as references. */
     public enum Method {
         LOSSLESS("lossless", Map.of()),
+        /** lossless with rANS instead of Huffman: about 0.2 % smaller payloads, slower. */
+        LOSSLESS_RANS("lossless", Map.of("entropy", "rans")),
         /** lossless with every plane entropy-coded (min.gain=0): the ratio/speed trade the default declines. */
         LOSSLESS_ALL_PLANES("lossless", Map.of("min.gain", "0")),
         ZSTD_3(3),

@@ -2,6 +2,7 @@ package io.weightstream.publish;
 
 import io.weightstream.checkpoint.Checkpoint;
 import io.weightstream.checkpoint.CheckpointTensor;
+import io.weightstream.schemas.Attachment;
 import io.weightstream.schemas.CheckpointManifest;
 import io.weightstream.schemas.CompressionPolicy;
 import io.weightstream.schemas.DType;
@@ -114,6 +115,17 @@ public final class CheckpointPublisher implements AutoCloseable {
      */
     public PublishResult publish(Checkpoint checkpoint, String model, String version, CompressionPolicy policy,
                                  PublishProgress progress) {
+        return publish(checkpoint, model, version, policy, List.of(), progress);
+    }
+
+    /**
+     * Publishes {@code checkpoint} with {@code attachments} (e.g. its tokenizer, {@link Attachments}) in the manifest.
+     *
+     * @throws PublishException when anything fails; the transaction is aborted and nothing is visible
+     */
+    public PublishResult publish(Checkpoint checkpoint, String model, String version, CompressionPolicy policy,
+                                 List<Attachment> attachments, PublishProgress progress) {
+        Attachments.check(attachments);
         requireName(model, "model");
         requireName(version, "version");
         Objects.requireNonNull(policy, "policy");
@@ -189,6 +201,7 @@ public final class CheckpointPublisher implements AutoCloseable {
                     .setTensors(entries)
                     .setPolicy(policy)
                     .setSkeleton(ByteBuffer.wrap(checkpoint.skeleton()))
+                    .setAttachments(new ArrayList<>(attachments))
                     .setProducer(ProducerSignature.newBuilder()
                             .setProducerId(transactionalId)
                             .setHost(hostName())

@@ -74,7 +74,7 @@ class CheckpointPublisherITCase {
     void realModelRoundTripsBitExactThroughKafka() throws Exception {
         PublishResult r;
         try (CheckpointPublisher p = publisher("it-minilm"); Checkpoint ckpt = Checkpoint.open(MINILM)) {
-            r = p.publish(ckpt, "minilm", "v1", LOSSLESS, PublishProgress.NONE);
+            r = p.publish(ckpt, "minilm", "v1", LOSSLESS, Attachments.defaultsFor(MINILM), PublishProgress.NONE);
             // the manifest's hashes are the hashes of the file's tensors
             Map<String, String> fileHashes = new java.util.HashMap<>();
             for (CheckpointTensor t : ckpt.tensors()) {
@@ -93,6 +93,11 @@ class CheckpointPublisherITCase {
         Path rebuilt = work.resolve("minilm-v1.onnx");
         back.writeFile(rebuilt);
         assertThat(Files.mismatch(rebuilt, MINILM)).isEqualTo(-1L);
+        // the tokenizer travels with the version
+        assertThat(back.manifest().getAttachments()).singleElement().satisfies(a -> {
+            assertThat(a.getName()).isEqualTo(Attachments.TOKENIZER);
+            assertThat(a.getData().remaining()).isEqualTo((int) Files.size(MINILM.resolveSibling("all-minilm-l6-v2-tokenizer.json")));
+        });
     }
 
     @Test

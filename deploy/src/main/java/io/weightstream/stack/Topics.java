@@ -90,8 +90,8 @@ public final class Topics {
                 new TopicSpec(CHECKPOINTS, 1, chunkTopic()),
                 new TopicSpec(LAYERS, chunkPartitions, chunkTopic()),
                 new TopicSpec(COMPRESSED, chunkPartitions, chunkTopic()),
-                new TopicSpec(VERSIONS, 1, compactedTopic()),
-                new TopicSpec(FLEET, 1, compactedTopic()),
+                new TopicSpec(VERSIONS, 1, compactedTopic(CHUNK_TOPIC_MAX_MESSAGE_BYTES)),
+                new TopicSpec(FLEET, 1, compactedTopic(SMALL_TOPIC_MAX_MESSAGE_BYTES)),
                 new TopicSpec(DLQ, 1, chunkTopic()));
     }
 
@@ -100,9 +100,9 @@ public final class Topics {
                 TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(CHUNK_TOPIC_MAX_MESSAGE_BYTES));
     }
 
-    private static Map<String, String> compactedTopic() {
+    private static Map<String, String> compactedTopic(int maxMessageBytes) {
         return Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
-                TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(SMALL_TOPIC_MAX_MESSAGE_BYTES));
+                TopicConfig.MAX_MESSAGE_BYTES_CONFIG, Integer.toString(maxMessageBytes));
     }
 
     /**

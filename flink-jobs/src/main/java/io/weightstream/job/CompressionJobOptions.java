@@ -85,10 +85,11 @@ public final class CompressionJobOptions {
             .defaultValue(MemorySize.ofMebiBytes(1))
             .withDescription("Largest payload piece of one CompressedLayerChunk record.");
     public static final ConfigOption<MemorySize> VERSION_MAX_RECORD_BYTES = key("versions.max.record.bytes")
-            .memoryType().defaultValue(MemorySize.ofMebiBytes(1))
-            .withDescription("max.message.bytes of weightstream.versions: a ModelVersionCompressed (it carries the"
-                    + " manifest and model skeleton) larger than this goes to the dead-letter topic instead of failing"
-                    + " the sink.");
+            .memoryType().defaultValue(MemorySize.ofMebiBytes(15))
+            .withDescription("Largest ModelVersionCompressed record written (it carries the manifest, the model skeleton"
+                    + " and attachments); keep it below max.message.bytes of weightstream.versions and the producers'"
+                    + " max.request.size (16 MiB). A larger record goes to the dead-letter topic instead of failing the"
+                    + " sink.");
     public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = key("transactional.id.prefix").stringType()
             .defaultValue("weightstream-compression")
             .withDescription("Prefix of the Kafka transactional ids of the EXACTLY_ONCE sinks (-compressed,"
