@@ -46,6 +46,10 @@ public abstract class AbstractCodecContractTest {
     /** Limits for corruption tests: small enough that a corrupt size can never exhaust the heap. */
     protected static final DecodeLimits TIGHT = DecodeLimits.builder().maxOutputBytes(16L << 20).maxElements(16L << 20).build();
 
+    /** Limits above any array size: what a decoder must survive when a user lifts the limits. */
+    protected static final DecodeLimits UNLIMITED = DecodeLimits.builder().maxOutputBytes(Long.MAX_VALUE)
+            .maxElements(Long.MAX_VALUE).build();
+
     /** The codec under test. */
     protected abstract Codec codec();
 
@@ -574,6 +578,9 @@ public abstract class AbstractCodecContractTest {
             byte[] bad = forged.toByteArray();
             assertThatThrownBy(() -> codec().decode(ByteBuffer.wrap(bad)))
                     .as("shape %s", Arrays.toString(shape)).isInstanceOf(CorruptPayloadException.class);
+            // limits above what one Java array holds: the codec must still refuse (DecodeLimits.checkAllocation)
+            assertThatThrownBy(() -> codec().decode(ByteBuffer.wrap(bad), UNLIMITED))
+                    .as("shape %s without limits", Arrays.toString(shape)).isInstanceOf(CorruptPayloadException.class);
         }
     }
 

@@ -32,8 +32,10 @@ import java.util.zip.CRC32C;
  * exact float16 (or bfloat16) values is stored in that 2-byte form, so it never costs more than its float16
  * version. Blocks are independent, so they can be coded in parallel. Layout: {@link LosslessFormat}.
  *
- * <p>On all-MiniLM-L6-v2 (float32) it stores the model in about 83 % of its bytes (ratio about 1.2): the
- * exponent plane codes to about 2.6 bits per value, the mantissa planes are nearly random.
+ * <p>On all-MiniLM-L6-v2 (float32, 90.3 MB of tensors) the payloads take 74.1 MB: ratio 1.217 against the tensor
+ * bytes, 1.219 against the file (rANS: 1.219 / 1.221). The exponent plane codes to about 2.6 bits per value;
+ * the mantissa planes are nearly random and stay raw. One core encodes about 1.1 to 1.3 GB/s and decodes about
+ * 1.7 to 2 GB/s on an AMD Zen 5 at 2.6 GHz (see {@code CodecBenchmark}).
  *
  * <pre>{@code
  * Codec codec = Codecs.get("lossless");
@@ -238,7 +240,9 @@ public final class LosslessCodec implements Codec {
         if ((flags & ~LosslessFormat.KNOWN_FLAGS) != 0) {
             throw new CorruptPayloadException(flagsAt, "unknown flags " + Integer.toHexString(flags));
         }
-        int n = (int) h.numel(); // the header checked it against the limits, which are at most an array
+        // the header checked the shape against the limits; the output must also fit one array whatever they say
+        int outBytes = limits.checkAllocation(h.byteSize(), formAt, "decoded tensor");
+        int n = (int) h.numel();
         int width = form == LosslessFormat.FORM_AS_IS ? dtype.size() : 2;
         int blockElems = 0;
         if (n > 0) {
@@ -277,7 +281,6 @@ public final class LosslessCodec implements Codec {
             }
             blockLength[blocks - 1] = (int) last;
         }
-        int outBytes = limits.checkAllocation((long) n * dtype.size(), formAt, "decoded tensor");
         byte[] out = new byte[outBytes];
         int blockMax = Math.min(blockElems, n);
         limits.checkAllocation((long) blockMax * width, formAt, "block");

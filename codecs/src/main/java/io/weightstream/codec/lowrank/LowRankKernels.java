@@ -5,6 +5,7 @@ import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.ejml.dense.row.SingularOps_DDRM;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
 
 /**
@@ -23,8 +24,30 @@ final class LowRankKernels {
         }
     }
 
-    /** The thin SVD of {@code w}, all min(R, C) triplets. */
+    /** Aspect ratio from which {@link #exact} goes through the Gram matrix of the short side. */
+    static final int GRAM_ASPECT = 4;
+
+    /**
+     * The thin SVD of {@code w}, all min(R, C) triplets. Matrices at least {@value #GRAM_ASPECT} times taller
+     * than wide (embeddings [vocab, dim]) go through the eigen-decomposition of the small Gram matrix
+     * {@code W^T W} and {@code U = W V / s}: 4x faster than EJML's SVD on [30522, 384], and as accurate as the
+     * float16 factors need (singular values below about 1e-8 of the largest lose precision; the product
+     * {@code U S V^T = W V V^T} of the kept ones stays exact). Wide ones are transposed first.
+     */
     static Svd exact(DMatrixRMaj w) {
+        if (w.numRows >= GRAM_ASPECT * w.numCols) {
+            return gram(w);
+        }
+        if (w.numCols >= GRAM_ASPECT * w.numRows) {
+            DMatrixRMaj t = new DMatrixRMaj(w.numCols, w.numRows);
+            CommonOps_DDRM.transpose(w, t);
+            Svd s = gram(t);
+            return new Svd(s.v(), s.s(), s.u());
+        }
+        return direct(w);
+    }
+
+    static Svd direct(DMatrixRMaj w) {
         SingularValueDecomposition_F64<DMatrixRMaj> svd =
                 DecompositionFactory_DDRM.svd(w.numRows, w.numCols, true, true, true);
         if (!svd.decompose(w.copy())) {
@@ -36,6 +59,44 @@ final class LowRankKernels {
         double[] s = svd.getSingularValues().clone();
         SingularOps_DDRM.descendingOrder(u, false, s, m, v, false);
         return new Svd(u, java.util.Arrays.copyOf(s, m), v);
+    }
+
+    private static Svd gram(DMatrixRMaj w) {
+        int rows = w.numRows;
+        int cols = w.numCols;
+        DMatrixRMaj g = new DMatrixRMaj(cols, cols);
+        CommonOps_DDRM.multTransA(w, w, g);
+        EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(cols, true, true);
+        if (!eig.decompose(g)) {
+            throw new IllegalStateException("eigen-decomposition did not converge");
+        }
+        Integer[] order = new Integer[cols];
+        double[] lambda = new double[cols];
+        for (int i = 0; i < cols; i++) {
+            order[i] = i;
+            lambda[i] = Math.max(0, eig.getEigenvalue(i).getReal());
+        }
+        // descending eigenvalues; ties by index so the order is deterministic
+        java.util.Arrays.sort(order, (a, b) -> lambda[a] != lambda[b] ? Double.compare(lambda[b], lambda[a]) : a - b);
+        double[] s = new double[cols];
+        DMatrixRMaj v = new DMatrixRMaj(cols, cols);
+        for (int t = 0; t < cols; t++) {
+            s[t] = Math.sqrt(lambda[order[t]]);
+            DMatrixRMaj e = eig.getEigenVector(order[t]);
+            for (int j = 0; j < cols; j++) {
+                v.set(j, t, e == null ? 0 : e.get(j, 0));
+            }
+        }
+        DMatrixRMaj u = new DMatrixRMaj(rows, cols);
+        CommonOps_DDRM.mult(w, v, u);
+        double floor = s.length == 0 ? 0 : s[0] * 1e-12;
+        for (int t = 0; t < cols; t++) {
+            double inv = s[t] > floor ? 1 / s[t] : 0;
+            for (int i = 0; i < rows; i++) {
+                u.set(i, t, u.get(i, t) * inv);
+            }
+        }
+        return new Svd(u, s, v);
     }
 
     /**

@@ -160,7 +160,7 @@ public final class PruneCodec implements Codec {
         int n = v.length;
         int pruned = (int) prunedCount(n, params.get(SPARSITY));
         int k = n - pruned;
-        boolean[] keep = PruneKernels.survivors(v, pruned);
+        int[] idx = PruneKernels.survivors(v, pruned);
         int bits = params.get(QUANT_BITS);
 
         PayloadWriter out = new PayloadWriter((int) Math.min(bound, 1 << 20));
@@ -171,7 +171,7 @@ public final class PruneCodec implements Codec {
         byte[] bitmapStream = null;
         int bitmapLength = Integer.MAX_VALUE;
         if (form != Positions.GAPS) {
-            byte[] bitmap = PruneKernels.bitmap(keep);
+            byte[] bitmap = PruneKernels.bitmap(idx, n);
             bitmapStream = new byte[ByteRans.maxEncodedLength(bitmap.length)];
             bitmapLength = new ByteRans.Encoder().encode(bitmap, 0, bitmap.length, null, bitmapStream, 0, 0.0);
         }
@@ -179,8 +179,8 @@ public final class PruneCodec implements Codec {
         int gapLength = Integer.MAX_VALUE;
         int gapCount = 0;
         if (form != Positions.BITMAP) {
-            gapCount = PruneKernels.gapBytes(keep);
-            byte[] gaps = PruneKernels.gaps(keep, gapCount);
+            gapCount = PruneKernels.gapBytes(idx);
+            byte[] gaps = PruneKernels.gaps(idx, gapCount);
             gapStream = new byte[ByteRans.maxEncodedLength(gapCount)];
             gapLength = new ByteRans.Encoder().encode(gaps, 0, gapCount, null, gapStream, 0, 0.0);
             gapLength += PayloadWriter.varintSize(gapCount);
@@ -188,7 +188,7 @@ public final class PruneCodec implements Codec {
         boolean useGaps = gapLength < bitmapLength;
         out.u8(useGaps ? PruneFormat.POSITIONS_GAPS : PruneFormat.POSITIONS_BITMAP);
         out.u8(bits);
-        SurvivorGrid grid = bits == 0 ? null : SurvivorGrid.fit(spec, v, keep, k, bits, params.get(AXIS));
+        SurvivorGrid grid = bits == 0 ? null : SurvivorGrid.fit(spec, v, idx, bits, params.get(AXIS));
         out.u8(grid != null && grid.lastAxis ? PruneFormat.FLAG_LAST_AXIS : 0);
         if (useGaps) {
             out.varint(gapCount);
@@ -197,28 +197,41 @@ public final class PruneCodec implements Codec {
             out.bytes(bitmapStream, 0, bitmapLength);
         }
         if (grid == null) {
-            byte[] exact = LOSSLESS.encode(survivorValues(tensor, keep, k), LOSSLESS.defaultParams());
+            byte[] exact = LOSSLESS.encode(survivorValues(tensor, idx), LOSSLESS.defaultParams());
             out.varint(exact.length);
             out.bytes(exact);
         } else {
-            grid.write(out, v, keep, k);
+            grid.write(out, v, idx);
         }
         return out.toByteArray();
     }
 
     /** The survivors' raw values in the original dtype, as a 1-D tensor. */
-    private static Tensor survivorValues(Tensor tensor, boolean[] keep, int k) {
+    private static Tensor survivorValues(Tensor tensor, int[] idx) {
         int w = tensor.dtype().size();
-        ByteBuffer data = tensor.data();
-        byte[] out = new byte[k * w];
-        int p = 0;
-        for (int i = 0; i < keep.length; i++) {
-            if (keep[i]) {
-                data.get(i * w, out, p, w);
-                p += w;
-            }
+        byte[] src = tensor.toBytes();
+        byte[] out = new byte[idx.length * w];
+        for (int j = 0; j < idx.length; j++) {
+            copyElement(src, idx[j], out, j, w);
         }
-        return new Tensor(new TensorSpec("survivors", tensor.dtype(), k), ByteBuffer.wrap(out));
+        return new Tensor(new TensorSpec("survivors", tensor.dtype(), idx.length), ByteBuffer.wrap(out));
+    }
+
+    private static final java.lang.invoke.VarHandle SHORT =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(short[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final java.lang.invoke.VarHandle INT =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(int[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final java.lang.invoke.VarHandle LONG =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    /** Copies element {@code from} of {@code src} to element {@code to} of {@code dst}, {@code w} bytes each. */
+    private static void copyElement(byte[] src, int from, byte[] dst, int to, int w) {
+        switch (w) {
+            case 2 -> SHORT.set(dst, 2 * to, (short) SHORT.get(src, 2 * from));
+            case 4 -> INT.set(dst, 4 * to, (int) INT.get(src, 4 * from));
+            case 8 -> LONG.set(dst, 8 * to, (long) LONG.get(src, 8 * from));
+            default -> System.arraycopy(src, from * w, dst, to * w, w);
+        }
     }
 
     @Override
@@ -292,9 +305,9 @@ public final class PruneCodec implements Codec {
         }
         int w = h.dtype().size();
         byte[] out = new byte[limits.checkAllocation(h.byteSize(), lengthAt, "tensor")];
-        ByteBuffer src = values.data();
+        byte[] src = values.toBytes();
         for (int j = 0; j < idx.length; j++) {
-            src.get(j * w, out, idx[j] * w, w);
+            copyElement(src, j, out, idx[j], w);
         }
         return ByteBuffer.wrap(out);
     }
@@ -302,24 +315,25 @@ public final class PruneCodec implements Codec {
     /** Per-channel float16 offset and step of the survivors' magnitudes. */
     static final class SurvivorGrid {
         final boolean lastAxis;
-        final int rows;
-        final int cols;
         final int bits;
         final int offsetBias;
         final int stepBias;
         final short[] offsetHalves;
         final short[] stepHalves;
+        /** Channel of each survivor and survivors per channel (encoder side only). */
+        final int[] channel;
+        final int[] count;
 
-        private SurvivorGrid(boolean lastAxis, int rows, int cols, int bits, int offsetBias, int stepBias,
-                             short[] offsetHalves, short[] stepHalves) {
+        private SurvivorGrid(boolean lastAxis, int bits, int offsetBias, int stepBias, short[] offsetHalves,
+                             short[] stepHalves, int[] channel, int[] count) {
             this.lastAxis = lastAxis;
-            this.rows = rows;
-            this.cols = cols;
             this.bits = bits;
             this.offsetBias = offsetBias;
             this.stepBias = stepBias;
             this.offsetHalves = offsetHalves;
             this.stepHalves = stepHalves;
+            this.channel = channel;
+            this.count = count;
         }
 
         /** Columns of the 2-D view: elements per row (first) or the last dimension (last); 0 for empty tensors. */
@@ -340,11 +354,12 @@ public final class PruneCodec implements Codec {
             return shape.length <= 1 ? 1 : (int) (lastAxis ? shape[shape.length - 1] : shape[0]);
         }
 
-        static SurvivorGrid fit(TensorSpec spec, float[] v, boolean[] keep, int k, int bits, RtnCodec.Axis axis) {
+        static SurvivorGrid fit(TensorSpec spec, float[] v, int[] idx, int bits, RtnCodec.Axis axis) {
             long[] shape = spec.shape();
+            int k = idx.length;
             if (axis == RtnCodec.Axis.AUTO && shape.length >= 2 && v.length > 0) {
-                SurvivorGrid byRow = fit(shape, v, keep, bits, false);
-                SurvivorGrid byColumn = fit(shape, v, keep, bits, true);
+                SurvivorGrid byRow = fit(shape, v, idx, bits, false);
+                SurvivorGrid byColumn = fit(shape, v, idx, bits, true);
                 boolean rowOk = (long) byRow.offsetHalves.length * MIN_AUTO_CHANNEL <= k;
                 boolean colOk = (long) byColumn.offsetHalves.length * MIN_AUTO_CHANNEL <= k;
                 if (rowOk != colOk) {
@@ -353,29 +368,27 @@ public final class PruneCodec implements Codec {
                 if (!rowOk) {
                     return byColumn.offsetHalves.length < byRow.offsetHalves.length ? byColumn : byRow;
                 }
-                return byColumn.estimatedError(v, keep) <= byRow.estimatedError(v, keep) ? byColumn : byRow;
+                return byColumn.estimatedError() <= byRow.estimatedError() ? byColumn : byRow;
             }
-            return fit(shape, v, keep, bits, axis == RtnCodec.Axis.LAST && shape.length >= 2);
+            return fit(shape, v, idx, bits, axis == RtnCodec.Axis.LAST && shape.length >= 2);
         }
 
-        private static SurvivorGrid fit(long[] shape, float[] v, boolean[] keep, int bits, boolean lastAxis) {
+        private static SurvivorGrid fit(long[] shape, float[] v, int[] idx, int bits, boolean lastAxis) {
             int cols = cols(shape, v.length, lastAxis);
             int channels = channelCount(shape, v.length, lastAxis);
-            int rows = cols == 0 ? 0 : v.length / cols;
+            int[] channel = PruneKernels.channels(idx, cols, lastAxis);
             float[] lo = new float[channels];
             float[] hi = new float[channels];
             double[] sum = new double[channels];
             int[] count = new int[channels];
             java.util.Arrays.fill(lo, Float.POSITIVE_INFINITY);
-            for (int i = 0; i < v.length; i++) {
-                if (keep[i]) {
-                    int c = lastAxis ? i % cols : i / cols;
-                    float m = Math.abs(v[i]);
-                    lo[c] = Math.min(lo[c], m);
-                    hi[c] = Math.max(hi[c], m);
-                    sum[c] += m;
-                    count[c]++;
-                }
+            for (int j = 0; j < idx.length; j++) {
+                int c = channel[j];
+                float m = Math.abs(v[idx[j]]);
+                lo[c] = Math.min(lo[c], m);
+                hi[c] = Math.max(hi[c], m);
+                sum[c] += m;
+                count[c]++;
             }
             int levels = 1 << (bits - 1);
             float maxOffset = 0;
@@ -409,17 +422,11 @@ public final class PruneCodec implements Codec {
             for (int c = 0; c < channels; c++) {
                 stepHalves[c] = BiasedHalf.ceil(raw[c], stepBias);
             }
-            return new SurvivorGrid(lastAxis, rows, cols, bits, offsetBias, stepBias, offsetHalves, stepHalves);
+            return new SurvivorGrid(lastAxis, bits, offsetBias, stepBias, offsetHalves, stepHalves, channel, count);
         }
 
         /** Sum over channels of survivors * step^2: proportional to the squared rounding error. */
-        private double estimatedError(float[] v, boolean[] keep) {
-            int[] count = new int[offsetHalves.length];
-            for (int i = 0; i < v.length; i++) {
-                if (keep[i]) {
-                    count[lastAxis ? i % cols : i / cols]++;
-                }
-            }
+        private double estimatedError() {
             double sum = 0;
             for (int c = 0; c < count.length; c++) {
                 double s = BiasedHalf.decode(stepHalves[c], stepBias);
@@ -428,7 +435,7 @@ public final class PruneCodec implements Codec {
             return sum;
         }
 
-        void write(PayloadWriter out, float[] v, boolean[] keep, int k) {
+        void write(PayloadWriter out, float[] v, int[] idx) {
             out.u16(offsetBias);
             out.u16(stepBias);
             for (short s : offsetHalves) {
@@ -447,23 +454,23 @@ public final class PruneCodec implements Codec {
                 inv[c] = step[c] == 0 ? 0 : 1 / step[c];
             }
             int maxQ = (1 << (bits - 1)) - 1;
+            int k = idx.length;
             byte[] codes = new byte[k];
-            int j = 0;
-            for (int i = 0; i < v.length; i++) {
-                if (keep[i]) {
-                    int c = lastAxis ? i % cols : i / cols;
-                    float m = Math.abs(v[i]);
-                    int q;
-                    if (maxQ == 0) {
-                        q = 0;
-                    } else if (Float.isFinite(inv[c])) {
-                        q = (int) ((m - off[c]) * inv[c] + 0.5f);
-                    } else {
-                        q = (int) ((m - off[c]) / step[c] + 0.5f);
-                    }
-                    q = Math.min(Math.max(q, 0), maxQ);
-                    codes[j++] = (byte) ((v[i] < 0 || (v[i] == 0 && 1 / v[i] < 0) ? 1 << (bits - 1) : 0) | q);
+            for (int j = 0; j < k; j++) {
+                int c = channel[j];
+                float x = v[idx[j]];
+                float m = Math.abs(x);
+                int q;
+                if (maxQ == 0) {
+                    q = 0;
+                } else if (Float.isFinite(inv[c])) {
+                    q = (int) ((m - off[c]) * inv[c] + 0.5f);
+                } else {
+                    q = (int) ((m - off[c]) / step[c] + 0.5f);
                 }
+                q = Math.min(Math.max(q, 0), maxQ);
+                int sign = Float.floatToRawIntBits(x) >>> 31;
+                codes[j] = (byte) (sign << (bits - 1) | q);
             }
             int length = (int) PackedCodes.length(k, bits);
             byte[] buf = out.ensureCapacity(length);
@@ -493,12 +500,12 @@ public final class PruneCodec implements Codec {
             in.skip((int) length);
             int signBit = 1 << (bits - 1);
             int qMask = signBit - 1;
+            int[] channel = PruneKernels.channels(idx, cols, lastAxis);
             for (int j = 0; j < k; j++) {
-                int i = idx[j];
-                int c = lastAxis ? i % cols : i / cols;
+                int c = channel[j];
                 int code = codes[j] & 0xff;
                 float m = (code & qMask) * step[c] + off[c];
-                values[i] = (code & signBit) != 0 ? -m : m;
+                values[idx[j]] = (code & signBit) != 0 ? -m : m;
             }
         }
 

@@ -16,18 +16,19 @@ final class PruneKernels {
     }
 
     /**
-     * Marks the survivors: the {@code pruned} elements of smallest magnitude are dropped, ties at the threshold
-     * broken by index (earlier elements go first), so exactly {@code v.length - pruned} survive. O(N): the
-     * threshold is selected with two 16-bit radix histograms, no sort.
-     *
-     * @return the survivor mask
+     * The survivors, ascending: the {@code pruned} elements of smallest magnitude are dropped, ties at the
+     * threshold broken by index (earlier elements go first), so exactly {@code v.length - pruned} survive. O(N):
+     * the threshold is selected with two 16-bit radix histograms, no sort; the loops are branch-free except
+     * around the (rare) elements equal to the threshold.
      */
-    static boolean[] survivors(float[] v, int pruned) {
+    static int[] survivors(float[] v, int pruned) {
         int n = v.length;
-        boolean[] keep = new boolean[n];
+        int[] idx = new int[n - pruned + 1]; // one spare slot: the compaction writes before it counts
         if (pruned <= 0) {
-            java.util.Arrays.fill(keep, true);
-            return keep;
+            for (int i = 0; i < n; i++) {
+                idx[i] = i;
+            }
+            return java.util.Arrays.copyOf(idx, n);
         }
         // pass 1: high 16 bits of the magnitude
         int[] hist = new int[1 << 16];
@@ -55,63 +56,69 @@ final class PruneKernels {
         }
         int threshold = high << 16 | low;
         int ties = pruned - below; // elements equal to the threshold that are pruned, first ones first
+        int k = 0;
         for (int i = 0; i < n; i++) {
             int m = magnitude(v[i]);
-            if (m > threshold) {
-                keep[i] = true;
-            } else if (m == threshold) {
-                if (ties > 0) {
-                    ties--;
-                } else {
-                    keep[i] = true;
-                }
+            if (m == threshold && ties > 0) {
+                ties--;
+                continue;
             }
+            idx[k] = i;
+            k += m >= threshold ? 1 : 0;
         }
-        return keep;
+        return java.util.Arrays.copyOf(idx, k);
     }
 
-    /** The mask as ceil(n/8) bytes, bit i (LSB first) set for a survivor. */
-    static byte[] bitmap(boolean[] keep) {
-        byte[] out = new byte[(keep.length + 7) >>> 3];
-        for (int i = 0; i < keep.length; i++) {
-            if (keep[i]) {
-                out[i >>> 3] |= (byte) (1 << (i & 7));
-            }
+    /** The survivors as a bitmap of ceil(n/8) bytes, bit i (LSB first) set for a survivor. */
+    static byte[] bitmap(int[] idx, int n) {
+        byte[] out = new byte[(n + 7) >>> 3];
+        for (int i : idx) {
+            out[i >>> 3] |= (byte) (1 << (i & 7));
         }
         return out;
     }
 
-    /** Bytes of the gap coding: per survivor, its distance to the previous one minus 1, in base-255 runs. */
-    static int gapBytes(boolean[] keep) {
+    /** Bytes of the gap coding: per survivor, the pruned elements since the previous one, in base-255 runs. */
+    static int gapBytes(int[] idx) {
         int bytes = 0;
-        int gap = 0;
-        for (boolean k : keep) {
-            if (k) {
-                bytes += gap / 255 + 1;
-                gap = 0;
-            } else {
-                gap++;
-            }
+        int prev = -1;
+        for (int i : idx) {
+            bytes += (i - prev - 1) / 255 + 1;
+            prev = i;
         }
         return bytes;
     }
 
-    static byte[] gaps(boolean[] keep, int length) {
+    static byte[] gaps(int[] idx, int length) {
         byte[] out = new byte[length];
         int p = 0;
-        int gap = 0;
-        for (boolean k : keep) {
-            if (k) {
-                for (; gap >= 255; gap -= 255) {
-                    out[p++] = (byte) 255;
-                }
-                out[p++] = (byte) gap;
-                gap = 0;
-            } else {
-                gap++;
+        int prev = -1;
+        for (int i : idx) {
+            int gap = i - prev - 1;
+            for (; gap >= 255; gap -= 255) {
+                out[p++] = (byte) 255;
             }
+            out[p++] = (byte) gap;
+            prev = i;
         }
         return out;
+    }
+
+    /** The channel of each survivor: its column ({@code lastAxis}) or its row in a view of {@code cols} columns. */
+    static int[] channels(int[] idx, int cols, boolean lastAxis) {
+        int[] ch = new int[idx.length];
+        int row = 0;
+        int rowStart = 0;
+        for (int j = 0; j < idx.length; j++) {
+            int i = idx[j];
+            // indices increase: advance the row instead of dividing
+            while (i - rowStart >= cols) {
+                rowStart += cols;
+                row++;
+            }
+            ch[j] = lastAxis ? i - rowStart : row;
+        }
+        return ch;
     }
 
     /**
@@ -120,21 +127,20 @@ final class PruneKernels {
      * @throws CorruptPayloadException at {@code at} unless exactly {@code k} bits are set within the first n
      */
     static int[] fromBitmap(byte[] bitmap, int n, int k, long at) {
-        int[] idx = new int[k];
+        int[] idx = new int[k + 1]; // the spare slot takes the write of a surplus survivor before it is counted
         int c = 0;
         for (int i = 0; i < n; i++) {
-            if ((bitmap[i >>> 3] & (1 << (i & 7))) != 0) {
-                if (c == k) {
-                    throw new CorruptPayloadException(at, "bitmap marks more than the " + k + " survivors declared");
-                }
-                idx[c++] = i;
+            idx[c] = i;
+            c += (bitmap[i >>> 3] >>> (i & 7)) & 1;
+            if (c > k) {
+                throw new CorruptPayloadException(at, "bitmap marks more than the " + k + " survivors declared");
             }
         }
         int tail = n & 7;
         if (c != k || (tail != 0 && (bitmap[n >>> 3] & 0xff) >>> tail != 0)) {
             throw new CorruptPayloadException(at, "bitmap marks " + c + " survivors, " + k + " declared");
         }
-        return idx;
+        return java.util.Arrays.copyOf(idx, k);
     }
 
     /**

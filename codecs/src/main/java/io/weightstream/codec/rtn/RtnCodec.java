@@ -35,6 +35,23 @@ import java.util.Set;
  * {@code |w - w'| <= S/2} for its group's decoded scale S (up to float32 rounding). NaN and infinities are
  * rejected with IllegalArgumentException: keep such tensors with {@code lossless}.
  *
+ * <p>Defaults, measured on all-MiniLM-L6-v2 (whole model, 1-D tensors lossless, mean cosine of the sentence
+ * embeddings of 64 real paragraphs against the float32 model):
+ * <ul>
+ *   <li>{@code scheme=asymmetric}: better at 8 bits whatever the axis (auto 0.99943 vs symmetric 0.99918;
+ *       last 0.99972 vs 0.99954) for 0.5 % more bytes (3.946x vs 3.966x).</li>
+ *   <li>{@code axis=auto}: the one default that holds at every bit width. Per output column ({@code last}) is
+ *       best at 8 bits for ONNX MatMul weights (0.99972, 3.971x, vs auto 0.99943, 3.946x) but the FFN output
+ *       projections [1536, 384] have outlier input rows that stretch every column's grid, so {@code last}
+ *       collapses at fewer bits (6 bits per channel: 0.953 vs auto 0.991; 4 bits per channel: 0.18). For
+ *       8-bit ONNX models set {@code axis=last} in the policy; for PyTorch-layout tensors ([out, in]) the output
+ *       channel is {@code first}.</li>
+ *   <li>{@code bits=4, group.size=64}: 7.06x at 0.970 (auto; last 0.960, first 0.963); {@code clip.steps=20}
+ *       0.9725; {@code group.size=32} 6.36x at 0.979.</li>
+ *   <li>{@code entropy=true}: the same codes, so bit-identical weights, in fewer bytes: 8 bits 4.22x instead of
+ *       3.95x, 4 bits g=64 7.49x instead of 7.06x; decoding then runs the rANS decoder first.</li>
+ * </ul>
+ *
  * <pre>{@code
  * Codec rtn = Codecs.get("rtn");
  * byte[] payload = rtn.encode(tensor, rtn.params(Map.of("bits", "4", "group.size", "64")));

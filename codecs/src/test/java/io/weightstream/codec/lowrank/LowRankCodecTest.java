@@ -102,17 +102,30 @@ class LowRankCodecTest extends AbstractCodecContractTest {
         return (int) in.varint();
     }
 
-    @ParameterizedTest(name = "method={0}")
-    @CsvSource({"exact", "randomized"})
-    void recoversAnExactlyLowRankMatrixToFloat16Precision(String method) {
-        Tensor t = lowRank(300, 200, 12, 1);
+    /** Square-ish matrices use EJML's SVD, tall and wide ones the Gram matrix of their short side. */
+    @ParameterizedTest(name = "method={0} {1}x{2}")
+    @CsvSource({"exact,300,200", "exact,900,100", "exact,60,700", "randomized,300,200", "randomized,900,100"})
+    void recoversAnExactlyLowRankMatrixToFloat16Precision(String method, int rows, int cols) {
+        Tensor t = lowRank(rows, cols, 12, 1);
         byte[] payload = codec.encode(t, params("energy", "0.999999", "method", method));
         assertThat(storedRank(payload)).isEqualTo(12);
         TensorMetrics m = TensorMetrics.compare(t, codec.decode(payload));
         // float16 factors: about 2^-11 relative per entry
         assertThat(m.relL2()).isLessThan(2e-3);
-        // (300 + 200) * 12 halves instead of 300 * 200 floats
-        assertThat((double) t.spec().byteSize() / payload.length).isGreaterThan(19);
+        // (R + C) * 12 halves instead of R * C floats
+        assertThat((double) t.spec().byteSize() / payload.length).isGreaterThan(0.95 * rows * cols * 4.0 / ((rows + cols) * 24));
+    }
+
+    @Test
+    void gramAndDirectSvdAgreeOnSingularValues() {
+        Tensor t = lowRank(400, 90, 30, 8);
+        org.ejml.data.DMatrixRMaj w = matrix(t);
+        double[] direct = LowRankKernels.direct(w).s();
+        double[] gram = LowRankKernels.exact(w).s();
+        assertThat(gram).hasSize(90);
+        for (int i = 0; i < 30; i++) {
+            assertThat(gram[i]).isCloseTo(direct[i], org.assertj.core.data.Offset.offset(1e-9 * direct[0]));
+        }
     }
 
     @Test
