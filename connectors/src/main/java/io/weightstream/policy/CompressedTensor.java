@@ -2,6 +2,8 @@ package io.weightstream.policy;
 
 import io.weightstream.codec.TensorMetrics;
 import io.weightstream.schemas.LayerMetrics;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -28,7 +30,7 @@ public record CompressedTensor(String method, Map<String, String> params, int fo
 
     public CompressedTensor {
         Objects.requireNonNull(method, "method");
-        params = Map.copyOf(params);
+        params = Collections.unmodifiableMap(new LinkedHashMap<>(params));
         Objects.requireNonNull(payload, "payload");
         Objects.requireNonNull(metrics, "metrics");
         Objects.requireNonNull(reconstructionSha256, "reconstructionSha256");
@@ -38,7 +40,7 @@ public record CompressedTensor(String method, Map<String, String> params, int fo
     /** A choice that was not kept: its method and parameters, and the reason. */
     public record Rejection(String method, Map<String, String> params, String reason) {
         public Rejection {
-            params = Map.copyOf(params);
+            params = Collections.unmodifiableMap(new LinkedHashMap<>(params));
         }
     }
 

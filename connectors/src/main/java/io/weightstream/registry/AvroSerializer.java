@@ -38,6 +38,7 @@ public class AvroSerializer<T extends SpecificRecord> implements Serializer<T> {
     private boolean autoRegister;
     private final Map<Schema, SpecificDatumWriter<T>> writers = new ConcurrentHashMap<>();
     private final Map<String, TopicSchema> idsByTopic = new ConcurrentHashMap<>();
+    private final Map<Schema, Integer> sizeHints = new ConcurrentHashMap<>();
 
     /** The id of the schema last written to a topic; compared by identity, as generated classes share one. */
     private record TopicSchema(Schema schema, int id) {}
@@ -92,7 +93,8 @@ public class AvroSerializer<T extends SpecificRecord> implements Serializer<T> {
         }
         Schema schema = record.getSchema();
         int id = schemaId(topic, schema);
-        ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+        // sized from the last record of this schema: a 1 MiB chunk is then written without regrowing the buffer
+        ByteArrayOutputStream out = new ByteArrayOutputStream(sizeHints.getOrDefault(schema, 256));
         out.writeBytes(ConfluentWireFormat.header(id));
         BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(out, null);
         try {
@@ -104,7 +106,9 @@ public class AvroSerializer<T extends SpecificRecord> implements Serializer<T> {
             throw new IllegalArgumentException("cannot serialize " + schema.getFullName() + " for topic " + topic
                     + ": " + e.getMessage(), e);
         }
-        return out.toByteArray();
+        byte[] framed = out.toByteArray();
+        sizeHints.put(schema, framed.length + (framed.length >> 6) + 64);
+        return framed;
     }
 
     private int schemaId(String topic, Schema schema) {

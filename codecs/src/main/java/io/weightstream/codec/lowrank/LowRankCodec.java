@@ -29,8 +29,9 @@ import org.ejml.data.DMatrixRMaj;
  * exact up to min(R, C) = 1024. Decoding multiplies the factors in pure Java in a fixed order. Layout:
  * {@link LowRankFormat}.
  *
- * <p>Trained transformer weights are far from low-rank (all-MiniLM-L6-v2 needs about 60 % of the full rank to
- * keep 90 % of the energy), so this is a baseline, not a winner. NaN and infinities are rejected.
+ * <p>Trained transformer weights are far from low-rank, so this is a baseline, not a winner: on
+ * all-MiniLM-L6-v2 (1-D tensors lossless) {@code energy=0.9} gives 2.70x at a sentence-embedding cosine of
+ * 0.53, {@code energy=0.99} 1.87x at 0.914, {@code ratio=2} 2.00x at 0.770. NaN and infinities are rejected.
  *
  * <pre>{@code
  * Codec lowrank = Codecs.get("lowrank");
@@ -292,11 +293,10 @@ public final class LowRankCodec implements Codec {
         float[] out = new float[count];
         for (int i = 0; i < count; i++) {
             int at = in.position();
-            short h = (short) in.u16();
-            if (!BiasedHalf.isFinite(h)) {
+            out[i] = BiasedHalf.decode((short) in.u16(), bias);
+            if (!Float.isFinite(out[i])) {
                 throw new CorruptPayloadException(at, "non-finite element " + i + " of factor " + what);
             }
-            out[i] = BiasedHalf.decode(h, bias);
         }
         return out;
     }

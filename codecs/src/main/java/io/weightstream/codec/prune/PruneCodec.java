@@ -25,13 +25,18 @@ import java.util.Set;
 /**
  * {@code prune}: magnitude pruning. The {@code floor(sparsity * N)} elements of smallest magnitude become 0
  * (threshold found by radix selection in O(N), ties broken by index, so exactly that many); the positions of
- * the survivors are stored as a bitmap or as gaps, each rANS-coded ({@code positions=auto} keeps the smaller);
+ * the survivors are stored as a bitmap or as deltas (gaps between survivors), each rANS-coded
+ * ({@code positions=auto} keeps the smaller);
  * the survivors are stored exactly (a nested {@code lossless} payload, {@code quant.bits=0}) or quantized to
  * a sign and a {@code (bits-1)}-bit magnitude on a per-channel grid over the survivors' magnitude range
  * [min|w|, max|w|] (survivors are never near 0, so this beats a symmetric grid over [-max, max]). Layout:
  * {@link PruneFormat}.
  *
  * <p>NaN and infinities are rejected with IllegalArgumentException: keep such tensors with {@code lossless}.
+ *
+ * <p>All-MiniLM-L6-v2 does not take pruning well (whole model, 1-D tensors lossless, mean cosine of the
+ * sentence embeddings): {@code sparsity=0.1, quant.bits=8} 4.11x at 0.9945, {@code 0.2} 4.42x at 0.972,
+ * {@code 0.3} 4.85x at 0.927, {@code 0.5} 6.26x at 0.67; exact survivors at 0.5: 2.35x at 0.67.
  *
  * <pre>{@code
  * Codec prune = Codecs.get("prune");
@@ -44,18 +49,19 @@ public final class PruneCodec implements Codec {
 
     /** How the survivors' positions are stored. */
     public enum Positions {
-        /** Whichever of BITMAP and GAPS is smaller for this tensor. */
+        /** Whichever of BITMAP and DELTA is smaller for this tensor. */
         AUTO,
         /** One bit per element, rANS-coded (near the entropy for randomly placed survivors). */
         BITMAP,
         /** Distances between survivors, rANS-coded (smaller at high sparsity or clustered survivors). */
-        GAPS
+        DELTA
     }
 
     public static final CodecParameter<Double> SPARSITY = CodecParameter.ofDouble("sparsity", 0.5, 0.0, 1.0,
             "fraction of the elements, those of smallest magnitude, set to zero");
     public static final CodecParameter<Positions> POSITIONS = CodecParameter.ofEnum("positions", Positions.class,
-            Positions.AUTO, "how survivor positions are coded: bitmap, gaps, or auto (the smaller)");
+            Positions.AUTO, "how survivor positions are coded: bitmap, delta (gaps between survivors), "
+                    + "or auto (the smaller)");
     public static final CodecParameter<Integer> QUANT_BITS = CodecParameter.ofInt("quant.bits", 0, 0,
             PruneFormat.MAX_BITS, "0 = survivors kept exactly (lossless-coded, original dtype); 1..8 = bits per "
                     + "survivor: a sign and a (bits-1)-bit magnitude with float16 offset and step per channel");
@@ -109,11 +115,11 @@ public final class PruneCodec implements Codec {
         long n = spec.numel();
         long k = n - prunedCount(n, params.get(SPARSITY));
         long bitmap = 1 + (n + 7) / 8;
-        long gaps = 10 + 1 + k + n / 255 + 1;
+        long delta = 10 + 1 + k + n / 255 + 1;
         long positions = switch (params.get(POSITIONS)) {
             case BITMAP -> bitmap;
-            case GAPS -> gaps;
-            case AUTO -> Math.min(bitmap, gaps);
+            case DELTA -> delta;
+            case AUTO -> Math.min(bitmap, delta);
         };
         int bits = params.get(QUANT_BITS);
         long survivors;
@@ -170,29 +176,29 @@ public final class PruneCodec implements Codec {
         Positions form = params.get(POSITIONS);
         byte[] bitmapStream = null;
         int bitmapLength = Integer.MAX_VALUE;
-        if (form != Positions.GAPS) {
+        if (form != Positions.DELTA) {
             byte[] bitmap = PruneKernels.bitmap(idx, n);
             bitmapStream = new byte[ByteRans.maxEncodedLength(bitmap.length)];
             bitmapLength = new ByteRans.Encoder().encode(bitmap, 0, bitmap.length, null, bitmapStream, 0, 0.0);
         }
-        byte[] gapStream = null;
-        int gapLength = Integer.MAX_VALUE;
-        int gapCount = 0;
+        byte[] deltaStream = null;
+        int deltaLength = Integer.MAX_VALUE;
+        int deltaCount = 0;
         if (form != Positions.BITMAP) {
-            gapCount = PruneKernels.gapBytes(idx);
-            byte[] gaps = PruneKernels.gaps(idx, gapCount);
-            gapStream = new byte[ByteRans.maxEncodedLength(gapCount)];
-            gapLength = new ByteRans.Encoder().encode(gaps, 0, gapCount, null, gapStream, 0, 0.0);
-            gapLength += PayloadWriter.varintSize(gapCount);
+            deltaCount = PruneKernels.deltaBytes(idx);
+            byte[] deltas = PruneKernels.deltas(idx, deltaCount);
+            deltaStream = new byte[ByteRans.maxEncodedLength(deltaCount)];
+            deltaLength = new ByteRans.Encoder().encode(deltas, 0, deltaCount, null, deltaStream, 0, 0.0);
+            deltaLength += PayloadWriter.varintSize(deltaCount);
         }
-        boolean useGaps = gapLength < bitmapLength;
-        out.u8(useGaps ? PruneFormat.POSITIONS_GAPS : PruneFormat.POSITIONS_BITMAP);
+        boolean useDelta = deltaLength < bitmapLength;
+        out.u8(useDelta ? PruneFormat.POSITIONS_DELTA : PruneFormat.POSITIONS_BITMAP);
         out.u8(bits);
         SurvivorGrid grid = bits == 0 ? null : SurvivorGrid.fit(spec, v, idx, bits, params.get(AXIS));
         out.u8(grid != null && grid.lastAxis ? PruneFormat.FLAG_LAST_AXIS : 0);
-        if (useGaps) {
-            out.varint(gapCount);
-            out.bytes(gapStream, 0, gapLength - PayloadWriter.varintSize(gapCount));
+        if (useDelta) {
+            out.varint(deltaCount);
+            out.bytes(deltaStream, 0, deltaLength - PayloadWriter.varintSize(deltaCount));
         } else {
             out.bytes(bitmapStream, 0, bitmapLength);
         }
@@ -246,7 +252,7 @@ public final class PruneCodec implements Codec {
         int k = in.varintInt(n, "survivor count");
         int formAt = in.position();
         int form = in.u8();
-        if (form != PruneFormat.POSITIONS_BITMAP && form != PruneFormat.POSITIONS_GAPS) {
+        if (form != PruneFormat.POSITIONS_BITMAP && form != PruneFormat.POSITIONS_DELTA) {
             throw new CorruptPayloadException(formAt, "unknown positions form " + form);
         }
         int bitsAt = in.position();
@@ -270,11 +276,11 @@ public final class PruneCodec implements Codec {
             idx = PruneKernels.fromBitmap(bitmap, n, k, positionsAt);
         } else {
             // every survivor takes at least one gap byte, every 255 pruned elements at most one more
-            int m = in.varintInt((int) Math.min(Integer.MAX_VALUE, k + n / 255L + 1), "gap byte count");
-            byte[] gaps = new byte[limits.checkAllocation(m, positionsAt, "gaps")];
-            rans.decode(in, gaps, 0, m);
+            int m = in.varintInt((int) Math.min(Integer.MAX_VALUE, k + n / 255L + 1), "delta byte count");
+            byte[] deltas = new byte[limits.checkAllocation(m, positionsAt, "deltas")];
+            rans.decode(in, deltas, 0, m);
             limits.checkAllocation(4L * k, positionsAt, "survivor indices");
-            idx = PruneKernels.fromGaps(gaps, n, k, positionsAt);
+            idx = PruneKernels.fromDeltas(deltas, n, k, positionsAt);
         }
         ByteBuffer out;
         if (bits == 0) {
@@ -522,11 +528,10 @@ public final class PruneCodec implements Codec {
             float[] out = new float[count];
             for (int i = 0; i < count; i++) {
                 int at = in.position();
-                short h = (short) in.u16();
-                if (!BiasedHalf.isFinite(h)) {
+                out[i] = BiasedHalf.decode((short) in.u16(), bias);
+                if (!Float.isFinite(out[i])) {
                     throw new CorruptPayloadException(at, "non-finite " + what + " of channel " + i);
                 }
-                out[i] = BiasedHalf.decode(h, bias);
             }
             return out;
         }

@@ -78,8 +78,8 @@ final class PruneKernels {
         return out;
     }
 
-    /** Bytes of the gap coding: per survivor, the pruned elements since the previous one, in base-255 runs. */
-    static int gapBytes(int[] idx) {
+    /** Bytes of the delta coding: per survivor, the pruned elements since the previous one, in base-255 runs. */
+    static int deltaBytes(int[] idx) {
         int bytes = 0;
         int prev = -1;
         for (int i : idx) {
@@ -89,7 +89,7 @@ final class PruneKernels {
         return bytes;
     }
 
-    static byte[] gaps(int[] idx, int length) {
+    static byte[] deltas(int[] idx, int length) {
         byte[] out = new byte[length];
         int p = 0;
         int prev = -1;
@@ -144,11 +144,11 @@ final class PruneKernels {
     }
 
     /**
-     * Survivor indices from gap bytes.
+     * Survivor indices from delta bytes.
      *
      * @throws CorruptPayloadException at {@code at} unless they describe exactly {@code k} indices below n
      */
-    static int[] fromGaps(byte[] gaps, int n, int k, long at) {
+    static int[] fromDeltas(byte[] gaps, int n, int k, long at) {
         int[] idx = new int[k];
         int c = 0;
         long next = 0;

@@ -77,9 +77,4 @@ public final class BiasedHalf {
         }
         return (short) ((b & 0x8000) == 0 ? b - 1 : b + 1);
     }
-
-    /** True if {@code h} is a finite float16 (what every decoder checks of stored scales). */
-    public static boolean isFinite(short h) {
-        return (h & 0x7c00) != 0x7c00;
-    }
 }

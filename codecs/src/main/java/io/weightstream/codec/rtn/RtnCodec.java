@@ -311,6 +311,9 @@ public final class RtnCodec implements Codec {
         } else {
             for (int i = 0; i < scales.length; i++) {
                 offsets[i] = -(qmax * scales[i]);
+                if (!Float.isFinite(offsets[i])) {
+                    throw new CorruptPayloadException(h.bodyOffset(), "scale of group " + i + " out of range");
+                }
             }
         }
         int maxCode = RtnFormat.maxCode(bits, asymmetric);
@@ -358,11 +361,10 @@ public final class RtnCodec implements Codec {
     private static void readHalves(PayloadReader in, float[] dst, int bias, String what) {
         for (int i = 0; i < dst.length; i++) {
             int at = in.position();
-            short h = (short) in.u16();
-            if (!BiasedHalf.isFinite(h)) {
+            dst[i] = BiasedHalf.decode((short) in.u16(), bias);
+            if (!Float.isFinite(dst[i])) {
                 throw new CorruptPayloadException(at, "non-finite " + what + " of group " + i);
             }
-            dst[i] = BiasedHalf.decode(h, bias);
         }
     }
 

@@ -33,7 +33,7 @@ class PruneCodecTest extends AbstractCodecContractTest {
     @Override
     protected List<CodecParams> paramSets() {
         return List.of(codec.defaultParams(),
-                params("sparsity", "0.9", "positions", "gaps"),
+                params("sparsity", "0.9", "positions", "delta"),
                 params("sparsity", "0.3", "positions", "bitmap", "quant.bits", "8"),
                 params("sparsity", "0.7", "quant.bits", "4", "axis", "last"),
                 params("sparsity", "0.5", "quant.bits", "1", "axis", "first"),
@@ -188,14 +188,14 @@ class PruneCodecTest extends AbstractCodecContractTest {
         for (String s : new String[] {"0.5", "0.95"}) {
             byte[] auto = codec.encode(t, params("sparsity", s));
             byte[] bitmap = codec.encode(t, params("sparsity", s, "positions", "bitmap"));
-            byte[] gaps = codec.encode(t, params("sparsity", s, "positions", "gaps"));
+            byte[] gaps = codec.encode(t, params("sparsity", s, "positions", "delta"));
             assertThat(auto.length).isEqualTo(Math.min(bitmap.length, gaps.length));
             assertThat(codec.decode(bitmap).toBytes()).isEqualTo(codec.decode(gaps).toBytes())
                     .isEqualTo(codec.decode(auto).toBytes());
         }
         // random survivors at 95 % sparsity: gaps (about H(0.05)/0.05 bits per survivor) beat a raw-ish bitmap
         assertThat(positionsForm(codec.encode(t, params("sparsity", "0.95", "positions", "auto"))))
-                .isEqualTo(PruneFormat.POSITIONS_GAPS);
+                .isEqualTo(PruneFormat.POSITIONS_DELTA);
         byte[] dense = codec.encode(t, params("sparsity", "0.95", "positions", "bitmap", "quant.bits", "8"));
         // 5 % survivors at 8 bits plus about H(0.05) = 0.29 bits per element of positions
         assertThat(dense.length).isLessThan((int) (t.spec().numel() * (0.05 + 0.29 / 8 * 1.1) + 2048));
