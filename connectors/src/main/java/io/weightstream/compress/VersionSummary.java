@@ -46,7 +46,8 @@ public final class VersionSummary {
     public ModelVersionCompressed build(long completedAtMs) {
         long original = 0;
         long encoded = 0;
-        Map<String, double[]> perMethod = new LinkedHashMap<>(); // tensors, orig, enc, sumRel, maxRel, encodeMs
+        // sorted by method, so the record does not depend on the order tensors finished in
+        Map<String, double[]> perMethod = new java.util.TreeMap<>(); // tensors, orig, enc, sumRel, maxRel, encodeMs
         for (TensorDone t : done.values()) {
             original += t.originalBytes();
             encoded += t.encodedBytes();

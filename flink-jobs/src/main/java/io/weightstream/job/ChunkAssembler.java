@@ -3,7 +3,9 @@ package io.weightstream.job;
 import io.weightstream.schemas.DeadLetter;
 import io.weightstream.schemas.LayerChunk;
 import io.weightstream.schemas.TensorEntry;
+import io.weightstream.stack.Topics;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -69,7 +71,7 @@ public class ChunkAssembler extends KeyedProcessFunction<String, AssemblerInput,
         public int received;
         public long bufferedBytes;
         public long timerAtMs;
-        /** Null while assembling; {@value #ASSEMBLED} or {@value #FAILED} once done. */
+        /** Null while assembling; {@value ChunkAssembler#ASSEMBLED} or {@value ChunkAssembler#FAILED} once done. */
         public String finished;
 
         public Progress() {
@@ -305,14 +307,14 @@ public class ChunkAssembler extends KeyedProcessFunction<String, AssemblerInput,
             byte[] value = new byte[Math.min(data.remaining(), DeadLetters.MAX_VALUE_BYTES)];
             data.get(value);
             d = DeadLetters.forRecord(chunk.topic, chunk.partition, chunk.offset,
-                    (p.model + "/" + p.tensor).getBytes(java.nio.charset.StandardCharsets.UTF_8), value, stage, full,
+                    (p.model + "/" + p.tensor).getBytes(StandardCharsets.UTF_8), value, stage, full,
                     null, now);
             d.setValueBytes(chunk.chunk.getData().remaining());
             d.setModel(p.model);
             d.setVersion(p.version);
         } else {
             d = DeadLetters.forTensor(p.model, p.version, p.tensor, stage, full, null, now,
-                    io.weightstream.stack.Topics.LAYERS);
+                    Topics.LAYERS);
         }
         ctx.output(SideOutputs.DEAD_LETTERS, d);
         ctx.output(SideOutputs.TENSOR_OUTCOMES, TensorOutcome.failed(p.model, p.version, p.tensor, stage + ": " + reason));

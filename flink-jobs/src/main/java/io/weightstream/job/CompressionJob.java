@@ -6,14 +6,21 @@ import io.weightstream.schemas.CompressedLayerChunk;
 import io.weightstream.schemas.DeadLetter;
 import io.weightstream.schemas.ModelVersionCompressed;
 import io.weightstream.stack.Topics;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.stream.Stream;
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.operators.SlotSharingGroup;
@@ -24,7 +31,9 @@ import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.source.Source;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ExternalizedCheckpointRetention;
 import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
@@ -33,12 +42,15 @@ import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
 import org.apache.flink.core.execution.CheckpointingMode;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.core.execution.RecoveryClaimMode;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The compression job (DESIGN.md, flow step 2): one source over {@code weightstream.checkpoints} and
@@ -61,6 +73,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 public final class CompressionJob {
     /** The slot-sharing group of the compress operator for GPU methods. */
     public static final String GPU_GROUP = "gpu";
+    private static final Logger LOG = LoggerFactory.getLogger(CompressionJob.class);
     /** Largest Kafka record the job reads or writes (the topics' max.message.bytes). */
     public static final int MAX_RECORD_BYTES = Topics.CHUNK_TOPIC_MAX_MESSAGE_BYTES;
 
@@ -156,20 +169,74 @@ public final class CompressionJob {
 
     /**
      * A local environment (an embedded MiniCluster) for these options: enough slots for the slot-sharing groups,
-     * file checkpoints under {@code checkpoint.dir} or java.io.tmpdir (the JobManager's memory holds 5 MiB of state
-     * at most, and a tensor being assembled is larger).
+     * file checkpoints under {@link #localCheckpointDir} (the JobManager's memory holds 5 MiB of state at most, and a
+     * tensor being assembled is larger), kept when the job is cancelled; with {@code local.resume} the job starts from
+     * the newest checkpoint found there ({@link #latestCheckpoint}).
      */
     public static StreamExecutionEnvironment localEnvironment(Configuration options) {
         int parallelism = options.get(CompressionJobOptions.PARALLELISM);
         Configuration conf = new Configuration();
         conf.set(TaskManagerOptions.NUM_TASK_SLOTS, parallelism * (gpuMethods(options).isEmpty() ? 1 : 2));
-        String dir = options.get(CompressionJobOptions.CHECKPOINT_DIR);
-        if (dir == null || dir.isBlank()) {
-            dir = Path.of(System.getProperty("java.io.tmpdir"), "weightstream-checkpoints").toUri().toString();
-        }
+        URI dir = localCheckpointDir(options);
         conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
-        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir);
+        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir.toString());
+        conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,
+                ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
+        if (options.get(CompressionJobOptions.LOCAL_RESUME)) {
+            latestCheckpoint(dir).ifPresent(chk -> {
+                LOG.info("resuming the compression job from checkpoint {}", chk);
+                conf.set(StateRecoveryOptions.SAVEPOINT_PATH, chk.toUri().toString());
+                // the new job owns it: Flink deletes it once a newer checkpoint subsumes it
+                conf.set(StateRecoveryOptions.RESTORE_MODE, RecoveryClaimMode.CLAIM);
+            });
+        }
         return StreamExecutionEnvironment.createLocalEnvironment(parallelism, conf);
+    }
+
+    /** {@code checkpoint.dir}, else {@code java.io.tmpdir/weightstream-checkpoints/<group.id>}. */
+    public static URI localCheckpointDir(Configuration options) {
+        String dir = options.get(CompressionJobOptions.CHECKPOINT_DIR);
+        if (dir != null && !dir.isBlank()) {
+            return URI.create(dir);
+        }
+        return Path.of(System.getProperty("java.io.tmpdir"), "weightstream-checkpoints",
+                options.get(CompressionJobOptions.GROUP_ID)).toUri();
+    }
+
+    /**
+     * The newest complete checkpoint ({@code <job id>/chk-<n>/_metadata}) under a local checkpoint directory; empty
+     * when there is none or the directory is not a local one.
+     */
+    public static Optional<Path> latestCheckpoint(URI checkpointDir) {
+        if (!"file".equals(checkpointDir.getScheme())) {
+            return Optional.empty();
+        }
+        Path root = Path.of(checkpointDir);
+        if (!Files.isDirectory(root)) {
+            return Optional.empty();
+        }
+        try (Stream<Path> jobs = Files.list(root)) {
+            return jobs.filter(Files::isDirectory)
+                    .flatMap(job -> {
+                        try (Stream<Path> chks = Files.list(job)) {
+                            return chks.filter(c -> c.getFileName().toString().startsWith("chk-")
+                                    && Files.isRegularFile(c.resolve("_metadata"))).toList().stream();
+                        } catch (IOException e) {
+                            return Stream.empty();
+                        }
+                    })
+                    .max(Comparator.comparingLong(CompressionJob::modified));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static long modified(Path chk) {
+        try {
+            return Files.getLastModifiedTime(chk.resolve("_metadata")).toMillis();
+        } catch (IOException e) {
+            return Long.MIN_VALUE;
+        }
     }
 
     /** The methods of {@code gpu.methods} whose codec is on the class path: the GPU branch exists when non-empty. */
@@ -316,7 +383,7 @@ public final class CompressionJob {
         @Override
         public byte[] serialize(DeadLetter d) {
             if (d.getKey() != null) {
-                java.nio.ByteBuffer k = d.getKey().duplicate();
+                ByteBuffer k = d.getKey().duplicate();
                 byte[] out = new byte[k.remaining()];
                 k.get(out);
                 return out;

@@ -1,11 +1,13 @@
 package io.weightstream.job;
 
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.stream.Stream;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
@@ -35,10 +37,10 @@ public final class CompressionJobMain {
 
     /** {@code --key value} (or {@code --key=value}) arguments as a map. */
     static Map<String, String> arguments(String[] args) {
-        String[] split = java.util.Arrays.stream(args)
+        String[] split = Arrays.stream(args)
                 .flatMap(a -> a.startsWith("--") && a.contains("=")
-                        ? java.util.stream.Stream.of(a.substring(0, a.indexOf('=')), a.substring(a.indexOf('=') + 1))
-                        : java.util.stream.Stream.of(a))
+                        ? Stream.of(a.substring(0, a.indexOf('=')), a.substring(a.indexOf('=') + 1))
+                        : Stream.of(a))
                 .toArray(String[]::new);
         return ParameterTool.fromArgs(split).toMap();
     }
@@ -70,14 +72,19 @@ public final class CompressionJobMain {
         }
     }
 
-    /** Cancels the job and waits up to {@code timeout} for it to stop; failures to cancel are not rethrown. */
+    /**
+     * Cancels the job and waits up to {@code timeout} until it has stopped (its result is known, the checkpoint it
+     * keeps is on disk); failures to cancel are not rethrown.
+     */
     public static void cancel(JobClient client, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
         try {
             client.cancel().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            client.getJobExecutionResult().get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException e) {
-            // the job may be over already; there is nothing more to do
+            // cancelled jobs end with an exception; a job over already cannot be cancelled: nothing more to do
         }
     }
 }

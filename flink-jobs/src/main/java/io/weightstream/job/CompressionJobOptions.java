@@ -64,7 +64,8 @@ public final class CompressionJobOptions {
                     + " consumers when the checkpoint after them completes, so this bounds the added latency.");
     public static final ConfigOption<String> CHECKPOINT_DIR = key("checkpoint.dir").stringType().noDefaultValue()
             .withDescription("Checkpoint directory URI, e.g. file:///var/lib/weightstream/checkpoints. Unset: the"
-                    + " cluster's execution.checkpointing.dir; for the local MiniCluster a directory under java.io.tmpdir.");
+                    + " cluster's execution.checkpointing.dir; for the local MiniCluster"
+                    + " java.io.tmpdir/weightstream-checkpoints/<group.id> (./weightstream job: the stack's state directory).");
     public static final ConfigOption<MemorySize> MAX_TENSOR_BYTES = key("max.tensor.bytes").memoryType()
             .defaultValue(MemorySize.ofMebiBytes(256))
             .withDescription("Largest tensor (or row-block part) the job assembles; larger ones go to the dead-letter"
@@ -107,13 +108,17 @@ public final class CompressionJobOptions {
             .withDescription("Let the 'gpu' slot-sharing group request the external resource 'gpu' (1 per slot, with"
                     + " 1 CPU core and 1 GiB task heap); needs fine-grained resource management and GPU task managers."
                     + " Off: those tensors run on any slot (CPU fallback).");
+    public static final ConfigOption<Boolean> LOCAL_RESUME = key("local.resume").booleanType().defaultValue(true)
+            .withDescription("Local MiniCluster runs only: keep the last checkpoint when the job is stopped and resume"
+                    + " from the newest one under checkpoint.dir (state and offsets together, so tensors and versions in"
+                    + " progress are not lost across a restart).");
     public static final ConfigOption<String> JOB_NAME = key("job.name").stringType()
             .defaultValue("weightstream-compression").withDescription("Flink job name.");
 
     private static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, REGISTRY_URL, GROUP_ID, STARTING_OFFSETS,
             PARALLELISM, CHECKPOINT_INTERVAL, CHECKPOINT_DIR, MAX_TENSOR_BYTES, ASSEMBLY_TIMEOUT, VERSION_TIMEOUT,
             VERSION_RETENTION, COMPRESSED_CHUNK_BYTES, VERSION_MAX_RECORD_BYTES, TRANSACTIONAL_ID_PREFIX,
-            TRANSACTION_TIMEOUT, GPU_METHODS, GPU_RESOURCE, JOB_NAME);
+            TRANSACTION_TIMEOUT, GPU_METHODS, GPU_RESOURCE, LOCAL_RESUME, JOB_NAME);
 
     /** The broker's default {@code transaction.max.timeout.ms}. */
     static final Duration MAX_TRANSACTION_TIMEOUT = Duration.ofMinutes(15);

@@ -2,6 +2,7 @@ package io.weightstream.job;
 
 import io.weightstream.schemas.DeadLetter;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
@@ -49,7 +50,7 @@ public final class DeadLetters {
     public static DeadLetter forTensor(String model, String version, String tensor, String stage, String reason,
                                        Throwable error, long nowMs, String sourceTopic) {
         String key = tensor == null ? model + "/" + version : model + "/" + tensor;
-        DeadLetter d = forRecord(sourceTopic, -1, -1, key.getBytes(java.nio.charset.StandardCharsets.UTF_8), null,
+        DeadLetter d = forRecord(sourceTopic, -1, -1, key.getBytes(StandardCharsets.UTF_8), null,
                 stage, reason, error, nowMs);
         d.setModel(model);
         d.setVersion(version);

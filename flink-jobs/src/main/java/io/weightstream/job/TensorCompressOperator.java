@@ -1,5 +1,6 @@
 package io.weightstream.job;
 
+import io.weightstream.compress.CompressedChunks;
 import io.weightstream.policy.CompressedTensor;
 import io.weightstream.policy.PolicyResolver;
 import io.weightstream.policy.TensorCompressor;
@@ -7,13 +8,13 @@ import io.weightstream.schemas.CompressedLayerChunk;
 import io.weightstream.schemas.CompressionPolicy;
 import io.weightstream.schemas.LayerMetrics;
 import io.weightstream.schemas.TensorEntry;
+import io.weightstream.stack.Topics;
 import io.weightstream.tensor.Tensor;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.zip.CRC32C;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
@@ -98,47 +99,18 @@ public class TensorCompressOperator extends ProcessFunction<AssembledTensor, Com
             String reason = "tensor " + entry.getName() + " of " + t.versionKey() + ": " + DeadLetters.describe(e);
             ctx.output(SideOutputs.DEAD_LETTERS, DeadLetters.forTensor(t.model, t.version, entry.getName(),
                     DeadLetters.ENCODE, reason, e, ctx.timerService().currentProcessingTime(),
-                    io.weightstream.stack.Topics.LAYERS));
+                    Topics.LAYERS));
             ctx.output(SideOutputs.TENSOR_OUTCOMES, TensorOutcome.failed(t.model, t.version, entry.getName(),
                     DeadLetters.ENCODE + ": " + DeadLetters.describe(e)));
             tensorsFailed.inc();
             return;
         }
         record(c);
-        byte[] payload = c.payload();
-        int count = Math.max(1, (payload.length + chunkBytes - 1) / chunkBytes);
-        LayerMetrics layerMetrics = c.toLayerMetrics();
-        for (int i = 0; i < count; i++) {
-            int from = i * chunkBytes;
-            int to = Math.min(payload.length, from + chunkBytes);
-            byte[] piece = Arrays.copyOfRange(payload, from, to);
-            CRC32C crc = new CRC32C();
-            crc.update(piece);
-            out.collect(CompressedLayerChunk.newBuilder()
-                    .setModel(t.model)
-                    .setVersion(t.version)
-                    .setTensor(entry.getName())
-                    .setAlias(entry.getAlias())
-                    .setMethod(c.method())
-                    .setParams(new LinkedHashMap<>(c.params()))
-                    .setCodecFormatVersion(c.formatVersion())
-                    .setDtype(entry.getDtype())
-                    .setShape(entry.getShape())
-                    .setOriginalBytes(c.originalBytes())
-                    .setEncodedBytes(payload.length)
-                    .setChunkIndex(i)
-                    .setChunkCount(count)
-                    .setOffset(from)
-                    .setCrc32c((int) crc.getValue())
-                    .setData(ByteBuffer.wrap(piece))
-                    .setSourceSha256(entry.getSha256())
-                    .setReconstructionSha256(c.reconstructionSha256())
-                    .setMetrics(layerMetrics)
-                    .setPart(entry.getPart())
-                    .build());
+        for (CompressedLayerChunk chunk : CompressedChunks.split(t.model, t.version, entry, c, chunkBytes)) {
+            out.collect(chunk);
         }
         ctx.output(SideOutputs.TENSOR_OUTCOMES, TensorOutcome.done(t.model, t.version, entry.getName(), c.method(),
-                c.originalBytes(), payload.length, c.metrics().relL2(), c.encodeMs()));
+                c.originalBytes(), c.encodedBytes(), c.metrics().relL2(), c.encodeMs()));
         tensorsCompressed.inc();
     }
 

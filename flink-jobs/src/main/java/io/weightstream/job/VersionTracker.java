@@ -1,9 +1,10 @@
 package io.weightstream.job;
 
 import io.weightstream.schemas.CheckpointManifest;
-import io.weightstream.schemas.MethodSummary;
+import io.weightstream.compress.VersionSummary;
 import io.weightstream.schemas.ModelVersionCompressed;
 import io.weightstream.schemas.TensorEntry;
+import io.weightstream.stack.Topics;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -136,32 +137,12 @@ public class VersionTracker extends KeyedProcessFunction<String, VersionEvent, M
     }
 
     private void emit(CheckpointManifest m, Context ctx, Collector<ModelVersionCompressed> out) throws Exception {
-        long original = 0;
-        long encoded = 0;
-        Map<String, MethodTotals> byMethod = new TreeMap<>();
+        VersionSummary summary = new VersionSummary(m);
         for (TensorEntry e : m.getTensors()) {
             TensorOutcome o = outcomeState.get(e.getName());
-            original += o.originalBytes;
-            encoded += o.encodedBytes;
-            byMethod.computeIfAbsent(o.method, k -> new MethodTotals()).add(o);
+            summary.add(new VersionSummary.TensorDone(e.getName(), o.method, o.originalBytes, o.encodedBytes, o.relL2, o.encodeMs));
         }
-        List<MethodSummary> methods = new ArrayList<>();
-        byMethod.forEach((name, t) -> methods.add(MethodSummary.newBuilder()
-                .setMethod(name).setTensors(t.tensors).setOriginalBytes(t.originalBytes)
-                .setEncodedBytes(t.encodedBytes).setMeanRelL2(t.sumRelL2 / t.tensors).setMaxRelL2(t.maxRelL2)
-                .setEncodeMs(t.encodeMs).build()));
-        ModelVersionCompressed v = ModelVersionCompressed.newBuilder()
-                .setModel(m.getModel())
-                .setVersion(m.getVersion())
-                .setManifest(m)
-                .setTensorCount(m.getTensors().size())
-                .setOriginalBytes(original)
-                .setEncodedBytes(encoded)
-                .setRatio(encoded == 0 ? 0.0 : (double) original / encoded)
-                .setMethods(methods)
-                .setPublishedAtMs(m.getPublishedAtMs())
-                .setCompletedAtMs(ctx.timerService().currentProcessingTime())
-                .build();
+        ModelVersionCompressed v = summary.build(ctx.timerService().currentProcessingTime());
         long size = encodedSize(v);
         if (size > maxRecordBytes) {
             fail(ctx, "every tensor was compressed, but the version record is " + size
@@ -178,7 +159,7 @@ public class VersionTracker extends KeyedProcessFunction<String, VersionEvent, M
         String[] mv = ctx.getCurrentKey().split("/", 2);
         ctx.output(SideOutputs.DEAD_LETTERS, DeadLetters.forTensor(mv[0], mv.length > 1 ? mv[1] : "", null,
                 DeadLetters.VERSION, "version " + ctx.getCurrentKey() + " is incomplete and will not be emitted: "
-                        + reason, null, ctx.timerService().currentProcessingTime(), io.weightstream.stack.Topics.CHECKPOINTS));
+                        + reason, null, ctx.timerService().currentProcessingTime(), Topics.CHECKPOINTS));
         versionsFailed.inc();
         close(ctx, FAILED);
     }
@@ -252,24 +233,6 @@ public class VersionTracker extends KeyedProcessFunction<String, VersionEvent, M
             return bytes.size() + 5L;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        }
-    }
-
-    private static final class MethodTotals {
-        int tensors;
-        long originalBytes;
-        long encodedBytes;
-        double sumRelL2;
-        double maxRelL2;
-        double encodeMs;
-
-        void add(TensorOutcome o) {
-            tensors++;
-            originalBytes += o.originalBytes;
-            encodedBytes += o.encodedBytes;
-            sumRelL2 += o.relL2;
-            maxRelL2 = Math.max(maxRelL2, o.relL2);
-            encodeMs += o.encodeMs;
         }
     }
 }
