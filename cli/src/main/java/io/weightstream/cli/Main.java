@@ -28,6 +28,7 @@ import picocli.CommandLine.Command;
                 ServeCommand.class,
                 FleetCommand.class,
                 GenerateCommand.class,
+                TrainMnistCommand.class,
                 StackCommand.class,
                 CommandLine.HelpCommand.class,
         })
