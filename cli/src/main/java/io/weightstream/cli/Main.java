@@ -46,7 +46,8 @@ public final class Main implements Runnable {
         return cmd.execute(args);
     }
 
-    static CommandLine commandLine() {
+    /** The configured command line (error handler included), for tests and embedding. */
+    public static CommandLine commandLine() {
         CommandLine cmd = new CommandLine(new Main());
         cmd.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
