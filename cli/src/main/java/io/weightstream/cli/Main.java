@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
         description = "Streaming compression and hot-swap of neural-network checkpoints.",
         subcommands = {
                 DemoCommand.class,
+                BenchCommand.class,
                 CompressCommand.class,
                 DecompressCommand.class,
                 EvalCommand.class,

@@ -34,7 +34,9 @@ import org.openjdk.jmh.infra.Blackhole;
 
 /**
  * Encode and decode throughput of the codecs on real weights, one thread (= per core), counted in tensor
- * bytes per second (the {@code bytes} secondary result; divide by 10^6 for MB/s). zstd-jni at levels 3 and 19
+ * bytes per second (the {@code bytes} secondary result; divide by 10^6 for MB/s). Lossless methods code every
+ * tensor; lossy ones (rtn, prune, lowrank) the floating-point tensors of rank 2 or more, as the default policy
+ * hands them. zstd-jni at levels 3 and 19
  * on the same byte planes (float bits rotated so the exponent is one byte, planes split per tensor) are
  * reference rows. Each operation codes every tensor of the model once; the trial prints the model's ratio
  * (tensor bytes / payload bytes) for each method.
@@ -46,7 +48,10 @@ import org.openjdk.jmh.infra.Blackhole;
  * <pre>
  *   mvn -q -B -o -pl codecs test-compile exec:exec@bench
  *   mvn -q -B -o -pl codecs test-compile exec:exec@bench -Dbench.args="CodecBenchmark -p method=LOSSLESS -wi 3 -i 5"
+ *   mvn -q -B -o -pl codecs test-compile exec:exec@bench -Dbench.args="CodecBenchmark -p method=RTN_8,RTN_4_G64,ZSTD_3 -f 1 -wi 2 -i 3"
  * </pre>
+ * The whole model is one operation, so LOWRANK_90 (an SVD per matrix) takes seconds per operation: give it longer
+ * iterations ({@code -w 20s -r 20s}) or leave it out with {@code -p method=...}.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -62,6 +67,14 @@ public class CodecBenchmark {
         LOSSLESS_RANS("lossless", Map.of("entropy", "rans")),
         /** lossless with every plane entropy-coded (min.gain=0): the ratio/speed trade the default declines. */
         LOSSLESS_ALL_PLANES("lossless", Map.of("min.gain", "0")),
+        /** rtn 8 bits per channel (lossy codecs code the float weight matrices only, as the default policy does). */
+        RTN_8("rtn", Map.of("bits", "8")),
+        /** rtn 4 bits, one scale per group of 64. */
+        RTN_4_G64("rtn", Map.of("bits", "4", "group.size", "64")),
+        /** half the weights pruned, survivors quantized to 8 bits. */
+        PRUNE_50_Q8("prune", Map.of("sparsity", "0.5", "quant.bits", "8")),
+        /** truncated SVD keeping 90 % of the energy: slow to encode (an SVD per matrix), seconds per operation. */
+        LOWRANK_90("lowrank", Map.of("energy", "0.9")),
         ZSTD_3(3),
         ZSTD_19(19);
 
@@ -109,6 +122,12 @@ public class CodecBenchmark {
     @Setup(Level.Trial)
     public void setUp() throws IOException {
         tensors = loadWeights();
+        if (method.codec != null && !Codecs.get(method.codec).isLossless()) {
+            // what Policies.of(method, params) hands a lossy codec: floating-point tensors of rank 2 or more
+            Codec lossy = Codecs.get(method.codec);
+            tensors = tensors.stream().filter(t -> lossy.supportedDTypes().contains(t.dtype()) && t.spec().rank() >= 2)
+                    .toList();
+        }
         int n = tensors.size();
         payloads = new byte[n][];
         payloadLengths = new int[n];
