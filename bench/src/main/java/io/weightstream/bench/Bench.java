@@ -192,7 +192,10 @@ public final class Bench {
         }
 
         private BenchRow codecRow(Checkpoint ckpt, QualityProbe probe, String method, BenchSetting setting, long r0) {
-            CompressionPolicy policy = Policies.of(method, setting.params());
+            // ratio=R / model.bits=B: whole-model rate control (l2) writes the policy; the allocation is not timed
+            CompressionPolicy policy = io.weightstream.ratecontrol.RateTarget.requested(setting.params())
+                    ? io.weightstream.ratecontrol.RateAllocator.allocate(ckpt, setting.params()).policy()
+                    : Policies.of(method, setting.params());
             List<CheckpointTensor> tensors = ckpt.tensors();
             long tensorBytes = tensors.stream().mapToLong(CheckpointTensor::byteSize).sum();
             CodecTiming.Run timing = new CodecTiming.Run(tensors, new TensorCompressor(new PolicyResolver(policy)), options);

@@ -4,6 +4,8 @@ import io.weightstream.codec.Codec;
 import io.weightstream.codec.CodecParams;
 import io.weightstream.codec.Codecs;
 import io.weightstream.policy.Policies;
+import io.weightstream.ratecontrol.AllocationOptions;
+import io.weightstream.ratecontrol.RateTarget;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -53,6 +55,20 @@ public final class BenchMethods {
                     List.of(BenchSetting.of("energy", "0.9"), BenchSetting.of("energy", "0.95"),
                             BenchSetting.of("energy", "0.99")),
                     "truncated SVD, float16 factors"),
+            // l2: whole-model rate control (ratio=R, io.weightstream.ratecontrol.RateAllocator), data-free
+            codec("l2", List.of(),
+                    List.of(BenchSetting.of("ratio", "4"), BenchSetting.of("ratio", "6"), BenchSetting.of("ratio", "8"),
+                            BenchSetting.of("ratio", "10"), BenchSetting.of("ratio", "12"),
+                            BenchSetting.of("ratio", "16")),
+                    "joint pruning + quantization + rANS, bits allocated across layers at equal slope"),
+            // hyper: the rate-distortion curve of codecs/.../hyper/README.md (U nodes, box side in sigmas); the last
+            // row is the paper's own setting (U = 256, thetas packed in a byte, no entropy coding)
+            codec("hyper", List.of(),
+                    List.of(BenchSetting.DEFAULT, BenchSetting.of("nodes", "16384", "box", "8"),
+                            BenchSetting.of("nodes", "4096", "box", "8"), BenchSetting.of("nodes", "4096", "box", "10"),
+                            BenchSetting.of("nodes", "1024"), BenchSetting.of("nodes", "256", "box", "6"),
+                            BenchSetting.of("nodes", "256", "box", "3", "entropy", "none")),
+                    "hyper-compression: pairs of weights as nodes of an irrational winding, entropy-coded"),
             new BenchMethod(ZSTD, BenchMethod.Kind.ZSTD, List.of(BenchSetting.of("level", "3")),
                     List.of(BenchSetting.of("level", "3"), BenchSetting.of("level", "19")),
                     "zstd-jni on each tensor's raw bytes (reference)"),
@@ -136,7 +152,14 @@ public final class BenchMethods {
             Map<String, String> params = colon < 0 || spec.substring(colon + 1).isBlank() ? Map.of()
                     : Policies.settings(Arrays.stream(spec.substring(colon + 1).split(",")).map(String::trim).toList());
             switch (m.kind()) {
-                case CODEC -> CodecParams.parse(Codecs.get(method), params);
+                case CODEC -> {
+                    if (RateTarget.requested(params)) { // l2 whole-model rate control: ratio=R or model.bits=B
+                        RateTarget.parse(params);
+                        AllocationOptions.fromSettings(params);
+                    } else {
+                        CodecParams.parse(Codecs.get(method), params);
+                    }
+                }
                 case ZSTD -> zstdLevel(BenchSetting.of(params));
                 case ORT_INT8 -> throw new IllegalArgumentException("ort-int8 is a reference model; it has no settings");
             }

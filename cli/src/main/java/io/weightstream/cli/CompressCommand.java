@@ -4,6 +4,7 @@ import io.weightstream.checkpoint.Checkpoint;
 import io.weightstream.compress.OfflineCompressor;
 import io.weightstream.compress.WszContainer;
 import io.weightstream.policy.CompressedTensor;
+import io.weightstream.schemas.CompressionPolicy;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,7 +55,8 @@ public final class CompressCommand implements Callable<Integer> {
             if (!quiet) {
                 out.printf("%-60s %-9s %12s %12s %8s %10s %9s%n", "tensor", "method", "bytes", "encoded", "ratio", "rel_l2", "cosine");
             }
-            r = new OfflineCompressor(threads).compress(ckpt, name, "offline", policy.policy(), row -> {
+            CompressionPolicy chosen = policy.policy(ckpt, spec.commandLine().getErr());
+            r = new OfflineCompressor(threads).compress(ckpt, name, "offline", chosen, row -> {
                 if (!quiet) {
                     CompressedTensor c = row.compressed();
                     String n = row.entry().getAlias() != null ? row.entry().getAlias() : row.entry().getName();

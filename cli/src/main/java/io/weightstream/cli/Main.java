@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
                 DemoCommand.class,
                 BenchCommand.class,
                 CompressCommand.class,
+                CalibrateCommand.class,
                 DecompressCommand.class,
                 EvalCommand.class,
                 InspectCommand.class,

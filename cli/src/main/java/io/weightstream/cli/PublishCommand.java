@@ -102,7 +102,8 @@ public final class PublishCommand implements Callable<Integer> {
         if (file != null && !Files.isRegularFile(file)) {
             throw new IllegalArgumentException(file + ": no such file");
         }
-        CompressionPolicy policy = policyOptions.policy();
+        // with l2 rate control the policy depends on each checkpoint (null: chosen per file)
+        CompressionPolicy policy = policyOptions.perCheckpoint() ? null : policyOptions.policy();
         String bootstrap = endpoints.bootstrapServers();
         AvroSerializer<SpecificRecord> serializer = new AvroSerializer<>(endpoints.registryClient(), null, false, true);
         PrintWriter out = spec.commandLine().getOut();
@@ -134,7 +135,8 @@ public final class PublishCommand implements Callable<Integer> {
         ProgressBar bar = new ProgressBar("publish " + model + "/" + v, !noProgress);
         PublishResult r;
         try (Checkpoint ckpt = Checkpoint.open(f)) {
-            r = publisher.publish(ckpt, model, v, policy, attachments(f), bar::update);
+            CompressionPolicy p = policy != null ? policy : policyOptions.policy(ckpt, spec.commandLine().getErr());
+            r = publisher.publish(ckpt, model, v, p, attachments(f), bar::update);
         } finally {
             bar.finish();
         }

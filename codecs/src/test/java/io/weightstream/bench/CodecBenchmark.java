@@ -75,6 +75,10 @@ public class CodecBenchmark {
         PRUNE_50_Q8("prune", Map.of("sparsity", "0.5", "quant.bits", "8")),
         /** truncated SVD keeping 90 % of the energy: slow to encode (an SVD per matrix), seconds per operation. */
         LOWRANK_90("lowrank", Map.of("energy", "0.9")),
+        /** l2 (joint prune + quantize + rANS) at about 4 bits per weight, its step and threshold search included. */
+        L2_4("l2", Map.of("bits", "4")),
+        /** hyper-compression at its defaults: pairs of weights, U = 4096 nodes, box 6 sigma, 3 outlier categories. */
+        HYPER("hyper", Map.of()),
         ZSTD_3(3),
         ZSTD_19(19);
 

@@ -107,19 +107,72 @@ public final class FrequencyTable {
             f[maxSym] += (int) diff;
         } else {
             // the bumps of rare symbols to 1 overshot: take the excess from the largest frequencies, one at a time
-            while (diff < 0) {
-                int best = -1;
-                for (int s = 0; s < alphabetSize; s++) {
-                    if (f[s] > 1 && (best < 0 || f[s] > f[best])) {
-                        best = s;
-                    }
+            // (largest first, the lowest symbol among equals; a heap keeps this fast when thousands of rare symbols
+            // were bumped, e.g. fine quantization grids over weights with outliers)
+            long[] heap = new long[k];
+            int size = 0;
+            for (int s = 0; s < alphabetSize; s++) {
+                if (f[s] > 1) {
+                    size = heapPush(heap, size, heapKey(f[s], s));
                 }
+            }
+            while (diff < 0) {
+                long top = heap[0];
+                size = heapPop(heap, size);
+                int best = (int) (0xffffffffL - (top & 0xffffffffL));
                 long take = Math.min(-diff, Math.max(1, (f[best] - 1) / 2));
                 f[best] -= (int) take;
                 diff += take;
+                if (f[best] > 1) {
+                    size = heapPush(heap, size, heapKey(f[best], best));
+                }
             }
         }
         return new FrequencyTable(scaleBits, f);
+    }
+
+    /** Adds a key to a binary max-heap of {@code size} keys; returns the new size. */
+    private static int heapPush(long[] heap, int size, long key) {
+        int i = size;
+        while (i > 0) {
+            int parent = (i - 1) >>> 1;
+            if (heap[parent] >= key) {
+                break;
+            }
+            heap[i] = heap[parent];
+            i = parent;
+        }
+        heap[i] = key;
+        return size + 1;
+    }
+
+    /** Removes the largest key of a binary max-heap of {@code size} keys; returns the new size. */
+    private static int heapPop(long[] heap, int size) {
+        long last = heap[--size];
+        int i = 0;
+        while (true) {
+            int child = 2 * i + 1;
+            if (child >= size) {
+                break;
+            }
+            if (child + 1 < size && heap[child + 1] > heap[child]) {
+                child++;
+            }
+            if (heap[child] <= last) {
+                break;
+            }
+            heap[i] = heap[child];
+            i = child;
+        }
+        if (size > 0) {
+            heap[i] = last;
+        }
+        return size;
+    }
+
+    /** Orders by frequency, then by the lower symbol: larger keys first. */
+    private static long heapKey(int frequency, int symbol) {
+        return ((long) frequency << 32) | (0xffffffffL - symbol);
     }
 
     /** A table from explicit frequencies, which must sum to {@code 2^scaleBits}. */
