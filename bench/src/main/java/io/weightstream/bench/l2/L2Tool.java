@@ -13,8 +13,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Command-line entry for L2 rate control until the CLI wires it: writes the policy of a whole-model allocation, or
- * the layer sensitivities of a calibration.
+ * Research entry for L2 rate control (the CLI has {@code compress --method l2 --set ratio=R} and {@code calibrate}):
+ * writes the policy of a whole-model allocation, the layer sensitivities of a calibration, or a whole R-D curve.
  *
  * <pre>
  *   CP="cli/target/weightstream-cli-0.1.0-SNAPSHOT.jar:$(cat cli/target/classpath.txt)"
