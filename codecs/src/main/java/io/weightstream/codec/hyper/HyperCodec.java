@@ -1,6 +1,7 @@
 package io.weightstream.codec.hyper;
 
 import io.weightstream.codec.Codec;
+import io.weightstream.codec.AbstractCodec;
 import io.weightstream.codec.CodecParameter;
 import io.weightstream.codec.CodecParams;
 import io.weightstream.codec.CorruptPayloadException;
@@ -67,7 +68,7 @@ import java.util.Set;
  * Tensor back = hyper.decode(payload);               // original dtype and shape
  * }</pre>
  */
-public final class HyperCodec implements Codec {
+public final class HyperCodec extends AbstractCodec {
     public static final String NAME = "hyper";
 
     /** How the theta and category streams are stored. */
@@ -101,34 +102,9 @@ public final class HyperCodec implements Codec {
             PRUNE_SPARSITY);
     private static final Set<DType> DTYPES = EnumSet.of(DType.F32, DType.F16, DType.BF16, DType.F64);
 
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public int formatVersion() {
-        return HyperFormat.FORMAT_VERSION;
-    }
-
-    @Override
-    public String description() {
-        return "hyper-compression: groups of 2-3 weights as one node index of an irrational winding, entropy-coded";
-    }
-
-    @Override
-    public List<CodecParameter<?>> parameters() {
-        return PARAMETERS;
-    }
-
-    @Override
-    public Set<DType> supportedDTypes() {
-        return DTYPES;
-    }
-
-    @Override
-    public boolean isLossless() {
-        return false;
+    public HyperCodec() {
+        super(NAME, HyperFormat.FORMAT_VERSION, "hyper-compression: groups of 2-3 weights as one node index of an irrational winding, entropy-coded",
+                PARAMETERS, DTYPES, false);
     }
 
     static long prunedCount(long n, double sparsity) {

@@ -1,6 +1,7 @@
 package io.weightstream.codec.l2;
 
 import io.weightstream.codec.Codec;
+import io.weightstream.codec.AbstractCodec;
 import io.weightstream.codec.CodecParameter;
 import io.weightstream.codec.CodecParams;
 import io.weightstream.codec.CorruptPayloadException;
@@ -44,7 +45,7 @@ import java.util.Set;
  * Tensor back = l2.decode(a);
  * }</pre>
  */
-public final class L2Codec implements Codec {
+public final class L2Codec extends AbstractCodec {
     public static final String NAME = "l2";
 
     public static final CodecParameter<L2Transform> TRANSFORM = CodecParameter.ofEnum("transform", L2Transform.class,
@@ -67,34 +68,9 @@ public final class L2Codec implements Codec {
     private static final List<CodecParameter<?>> PARAMETERS = List.of(TRANSFORM, STEP, E, KNEE, BITS, TABLE_GROUPS);
     private static final Set<DType> DTYPES = EnumSet.of(DType.F32, DType.F16, DType.BF16, DType.F64);
 
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public int formatVersion() {
-        return L2Format.FORMAT_VERSION;
-    }
-
-    @Override
-    public String description() {
-        return "joint pruning + quantization + rANS (paper L2), rate-controlled per layer or per model";
-    }
-
-    @Override
-    public List<CodecParameter<?>> parameters() {
-        return PARAMETERS;
-    }
-
-    @Override
-    public Set<DType> supportedDTypes() {
-        return DTYPES;
-    }
-
-    @Override
-    public boolean isLossless() {
-        return false;
+    public L2Codec() {
+        super(NAME, L2Format.FORMAT_VERSION, "joint pruning + quantization + rANS (paper L2), rate-controlled per layer or per model",
+                PARAMETERS, DTYPES, false);
     }
 
     @Override

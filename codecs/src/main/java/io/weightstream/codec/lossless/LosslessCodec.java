@@ -1,6 +1,7 @@
 package io.weightstream.codec.lossless;
 
 import io.weightstream.codec.Codec;
+import io.weightstream.codec.AbstractCodec;
 import io.weightstream.codec.CodecParameter;
 import io.weightstream.codec.CodecParams;
 import io.weightstream.codec.CorruptPayloadException;
@@ -19,7 +20,6 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.Future;
@@ -43,7 +43,7 @@ import java.util.zip.CRC32C;
  * Tensor same = codec.decode(ByteBuffer.wrap(payload)).withName(tensor.name());
  * }</pre>
  */
-public final class LosslessCodec implements Codec {
+public final class LosslessCodec extends AbstractCodec {
     public static final String NAME = "lossless";
 
     public static final CodecParameter<Integer> BLOCK_SIZE = CodecParameter.ofInt("block.size", 256 * 1024,
@@ -64,34 +64,9 @@ public final class LosslessCodec implements Codec {
     private static final List<CodecParameter<?>> PARAMETERS = List.of(BLOCK_SIZE, MIN_GAIN, ENTROPY, NARROW, CHECKSUM, THREADS);
     private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public int formatVersion() {
-        return LosslessFormat.FORMAT_VERSION;
-    }
-
-    @Override
-    public String description() {
-        return "bit-exact: byte planes, each rANS-coded or stored raw";
-    }
-
-    @Override
-    public List<CodecParameter<?>> parameters() {
-        return PARAMETERS;
-    }
-
-    @Override
-    public Set<DType> supportedDTypes() {
-        return EnumSet.allOf(DType.class);
-    }
-
-    @Override
-    public boolean isLossless() {
-        return true;
+    public LosslessCodec() {
+        super(NAME, LosslessFormat.FORMAT_VERSION, "bit-exact: byte planes, each rANS-coded or stored raw",
+                PARAMETERS, EnumSet.allOf(DType.class), true);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.weightstream.codec.lowrank;
 
 import io.weightstream.codec.Codec;
+import io.weightstream.codec.AbstractCodec;
 import io.weightstream.codec.CodecParameter;
 import io.weightstream.codec.CodecParams;
 import io.weightstream.codec.CorruptPayloadException;
@@ -39,7 +40,7 @@ import org.ejml.data.DMatrixRMaj;
  * Tensor back = lowrank.decode(payload);
  * }</pre>
  */
-public final class LowRankCodec implements Codec {
+public final class LowRankCodec extends AbstractCodec {
     public static final String NAME = "lowrank";
 
     /** How singular triplets are computed. */
@@ -73,34 +74,9 @@ public final class LowRankCodec implements Codec {
             List.of(ENERGY, RATIO, RANK, METHOD, OVERSAMPLING, POWER_ITERATIONS, SEED);
     private static final Set<DType> DTYPES = EnumSet.of(DType.F32, DType.F16, DType.BF16, DType.F64);
 
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public int formatVersion() {
-        return LowRankFormat.FORMAT_VERSION;
-    }
-
-    @Override
-    public String description() {
-        return "truncated SVD (exact or randomized), float16 factors, rank by energy, ratio or fixed";
-    }
-
-    @Override
-    public List<CodecParameter<?>> parameters() {
-        return PARAMETERS;
-    }
-
-    @Override
-    public Set<DType> supportedDTypes() {
-        return DTYPES;
-    }
-
-    @Override
-    public boolean isLossless() {
-        return false;
+    public LowRankCodec() {
+        super(NAME, LowRankFormat.FORMAT_VERSION, "truncated SVD (exact or randomized), float16 factors, rank by energy, ratio or fixed",
+                PARAMETERS, DTYPES, false);
     }
 
     /** Rows and columns of the 2-D view. */

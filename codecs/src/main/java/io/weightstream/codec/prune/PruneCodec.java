@@ -1,6 +1,7 @@
 package io.weightstream.codec.prune;
 
 import io.weightstream.codec.Codec;
+import io.weightstream.codec.AbstractCodec;
 import io.weightstream.codec.CodecParameter;
 import io.weightstream.codec.CodecParams;
 import io.weightstream.codec.CorruptPayloadException;
@@ -44,7 +45,7 @@ import java.util.Set;
  * Tensor back = prune.decode(payload);     // 70 % zeros, the rest within half a step
  * }</pre>
  */
-public final class PruneCodec implements Codec {
+public final class PruneCodec extends AbstractCodec {
     public static final String NAME = "prune";
 
     /** How the survivors' positions are stored. */
@@ -75,34 +76,9 @@ public final class PruneCodec implements Codec {
     /** Average survivors per channel below which {@code axis=auto} avoids a layout. */
     private static final int MIN_AUTO_CHANNEL = 32;
 
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public int formatVersion() {
-        return PruneFormat.FORMAT_VERSION;
-    }
-
-    @Override
-    public String description() {
-        return "magnitude pruning with compact positions; survivors exact or quantized";
-    }
-
-    @Override
-    public List<CodecParameter<?>> parameters() {
-        return PARAMETERS;
-    }
-
-    @Override
-    public Set<DType> supportedDTypes() {
-        return DTYPES;
-    }
-
-    @Override
-    public boolean isLossless() {
-        return false;
+    public PruneCodec() {
+        super(NAME, PruneFormat.FORMAT_VERSION, "magnitude pruning with compact positions; survivors exact or quantized",
+                PARAMETERS, DTYPES, false);
     }
 
     static long prunedCount(long n, double sparsity) {

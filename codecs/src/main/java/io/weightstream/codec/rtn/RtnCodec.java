@@ -1,6 +1,7 @@
 package io.weightstream.codec.rtn;
 
 import io.weightstream.codec.Codec;
+import io.weightstream.codec.AbstractCodec;
 import io.weightstream.codec.CodecParameter;
 import io.weightstream.codec.CodecParams;
 import io.weightstream.codec.CorruptPayloadException;
@@ -58,7 +59,7 @@ import java.util.Set;
  * Tensor back = rtn.decode(payload);               // original dtype and shape
  * }</pre>
  */
-public final class RtnCodec implements Codec {
+public final class RtnCodec extends AbstractCodec {
     public static final String NAME = "rtn";
 
     /** How codes map to values. */
@@ -99,34 +100,9 @@ public final class RtnCodec implements Codec {
     private static final List<CodecParameter<?>> PARAMETERS = List.of(BITS, SCHEME, AXIS, GROUP_SIZE, ENTROPY, CLIP_STEPS);
     private static final Set<DType> DTYPES = EnumSet.of(DType.F32, DType.F16, DType.BF16, DType.F64);
 
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public int formatVersion() {
-        return RtnFormat.FORMAT_VERSION;
-    }
-
-    @Override
-    public String description() {
-        return "round-to-nearest quantization, 2-8 bits, float16 scales per channel or group";
-    }
-
-    @Override
-    public List<CodecParameter<?>> parameters() {
-        return PARAMETERS;
-    }
-
-    @Override
-    public Set<DType> supportedDTypes() {
-        return DTYPES;
-    }
-
-    @Override
-    public boolean isLossless() {
-        return false;
+    public RtnCodec() {
+        super(NAME, RtnFormat.FORMAT_VERSION, "round-to-nearest quantization, 2-8 bits, float16 scales per channel or group",
+                PARAMETERS, DTYPES, false);
     }
 
     @Override
