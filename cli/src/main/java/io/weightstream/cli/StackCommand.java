@@ -1,5 +1,6 @@
 package io.weightstream.cli;
 
+import io.weightstream.stack.FlinkJobStatus;
 import io.weightstream.stack.LocalStack;
 import io.weightstream.stack.ServerStatus;
 import io.weightstream.stack.StackOptions;
@@ -17,17 +18,20 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code weightstream stack up|down|status}: the local Kafka broker and schema registry, run detached so that
- * they outlive the command, recorded in a state directory.
+ * {@code weightstream stack up|down|status}: the local Kafka broker and schema registry, and with {@code --cluster} a
+ * Flink session cluster (a JobManager and N TaskManagers), run detached so that they outlive the command, recorded in
+ * a state directory.
  *
  * <pre>{@code
  * ./weightstream stack up                 # both servers on free ports (the previous ones when free)
- * ./weightstream stack status
+ * ./weightstream stack up --cluster --taskmanagers 2
+ * ./weightstream stack status             # servers, topics, and the cluster's task managers and jobs
  * ./weightstream stack down --purge       # stop, and forget topics and schemas
  * }</pre>
  */
 @Command(name = "stack", mixinStandardHelpOptions = true,
-        description = "Start, stop and inspect the local stack: a Kafka broker (KRaft) and Apicurio Registry on 127.0.0.1.",
+        description = "Start, stop and inspect the local stack: a Kafka broker (KRaft) and Apicurio Registry on 127.0.0.1, "
+                + "and with --cluster a Flink session cluster.",
         subcommands = {StackCommand.Up.class, StackCommand.Down.class, StackCommand.Status.class})
 public final class StackCommand implements Runnable {
     @Spec
@@ -76,16 +80,47 @@ public final class StackCommand implements Runnable {
                 description = "How long to wait for each server to answer (default: ${DEFAULT-VALUE}).")
         int timeoutSeconds;
 
-        // A later issue adds `--cluster --taskmanagers N` here: a Flink JobManager and N TaskManagers started the
-        // same way (detached, PID files, one status line each).
+        @Option(names = "--cluster",
+                description = "Also start a Flink session cluster: a JobManager (REST API on 127.0.0.1) and --taskmanagers "
+                        + "TaskManagers, each a process of its own. Submit the job with `weightstream job --cluster`.")
+        boolean cluster;
+
+        @Option(names = "--taskmanagers", paramLabel = "N",
+                description = "CPU TaskManagers of the cluster (default: 1, or 0 when only --gpu-taskmanagers is given; "
+                        + "implies --cluster).")
+        Integer taskManagers;
+
+        @Option(names = "--gpu-taskmanagers", paramLabel = "N", defaultValue = "0",
+                description = "GPU TaskManagers, declaring Flink's external resource 'gpu' (default: ${DEFAULT-VALUE}; "
+                        + "implies --cluster). Run the job with -o gpu.resource=true to place GPU methods on them.")
+        int gpuTaskManagers;
+
+        @Option(names = "--gpu-indices", paramLabel = "I,J", split = ",",
+                description = "CUDA device indices handed to the GPU TaskManagers in turn (default: each asks nvidia-smi).")
+        List<String> gpuIndices = List.of();
+
+        @Option(names = "--slots", paramLabel = "N", defaultValue = "4",
+                description = "Task slots per TaskManager (default: ${DEFAULT-VALUE}).")
+        int slots;
+
+        @Option(names = "--flink-port", paramLabel = "PORT", defaultValue = "0",
+                description = "The JobManager's REST port on 127.0.0.1 (default: the previous one if free, else a free one).")
+        int flinkPort;
 
         @Override
         public Integer call() {
+            boolean withCluster = cluster || taskManagers != null || gpuTaskManagers > 0;
             StackOptions options = StackOptions.builder()
                     .kafkaPort(kafkaPort)
                     .registryPort(registryPort)
                     .chunkPartitions(partitions)
                     .readyTimeout(Duration.ofSeconds(timeoutSeconds))
+                    .cluster(withCluster)
+                    .taskManagers(taskManagers != null ? taskManagers : gpuTaskManagers > 0 && !cluster ? 0 : 1)
+                    .gpuTaskManagers(gpuTaskManagers)
+                    .gpuIndices(gpuIndices)
+                    .slots(slots)
+                    .flinkPort(flinkPort)
                     .build();
             UpResult up = stateDir.stack().up(options);
             PrintWriter out = spec.commandLine().getOut();
@@ -99,7 +134,9 @@ public final class StackCommand implements Runnable {
     }
 
     @Command(name = "down", mixinStandardHelpOptions = true,
-            description = "Stops the servers by PID (SIGTERM, then SIGKILL after 30 s) and removes their PID files.")
+            description = "Stops the servers by PID (the Flink cluster first; SIGTERM, then SIGKILL after 30 s) and removes "
+                    + "their PID files. A stopped JobManager keeps its jobs' last checkpoints: `weightstream job --cluster` "
+                    + "resumes from them.")
     static final class Down implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -107,7 +144,7 @@ public final class StackCommand implements Runnable {
         @picocli.CommandLine.Mixin
         StateDir stateDir = new StateDir();
 
-        @Option(names = "--purge", description = "Also delete the data: topics, records and schemas (logs stay).")
+        @Option(names = "--purge", description = "Also delete the data: topics, records, schemas and the jobs' checkpoints (logs stay).")
         boolean purge;
 
         @Override
@@ -124,8 +161,8 @@ public final class StackCommand implements Runnable {
     }
 
     @Command(name = "status", mixinStandardHelpOptions = true,
-            description = "Shows each server (pid, address, up or down) and which weightstream topics exist. "
-                    + "Exit code 0 when all servers are up, 3 otherwise.")
+            description = "Shows each server (pid, address, up or down), which weightstream topics exist, and the Flink "
+                    + "cluster's task managers and jobs. Exit code 0 when all servers are up, 3 otherwise.")
     static final class Status implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -146,14 +183,24 @@ public final class StackCommand implements Runnable {
                 out.println("topics    " + present + "/" + topics.size() + " present"
                         + (missing.isEmpty() ? "" : ", missing: " + String.join(", ", missing)));
             }
+            long now = System.currentTimeMillis();
+            int width = nameWidth(status.servers());
+            for (FlinkJobStatus job : status.jobs()) {
+                out.println(job.line(now, width));
+            }
             out.println("state     " + stack.stateDir());
             return status.isUp() ? 0 : 3;
         }
     }
 
+    private static int nameWidth(List<ServerStatus> servers) {
+        return Math.max(9, servers.stream().mapToInt(s -> s.server().length()).max().orElse(0));
+    }
+
     private static void printServers(PrintWriter out, List<ServerStatus> servers) {
+        int width = nameWidth(servers);
         for (ServerStatus s : servers) {
-            out.println(s.line());
+            out.println(s.line(width));
         }
         out.flush();
     }

@@ -5,8 +5,9 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * A local stack started for a test: a Kafka broker and a schema registry, attached to this JVM. {@link #close()}
- * stops both by PID; a JVM shutdown hook stops them too if the test run dies first.
+ * A local stack started for a test: a Kafka broker and a schema registry (and a Flink cluster when asked for),
+ * attached to this JVM. {@link #close()} stops them by PID; a JVM shutdown hook stops them too if the test run dies
+ * first.
  *
  * <pre>{@code
  * try (RunningStack stack = LocalStack.start(tempDir)) {
@@ -19,14 +20,17 @@ public final class RunningStack implements AutoCloseable {
     private final Path workDir;
     private final KafkaBroker kafka;
     private final ApicurioRegistry registry;
+    private final FlinkCluster flink;
     private final List<String> createdTopics;
     private final Duration startTime;
     private volatile boolean closed;
 
-    RunningStack(Path workDir, KafkaBroker kafka, ApicurioRegistry registry, List<String> createdTopics, Duration startTime) {
+    RunningStack(Path workDir, KafkaBroker kafka, ApicurioRegistry registry, FlinkCluster flink, List<String> createdTopics,
+            Duration startTime) {
         this.workDir = workDir;
         this.kafka = kafka;
         this.registry = registry;
+        this.flink = flink;
         this.createdTopics = List.copyOf(createdTopics);
         this.startTime = startTime;
     }
@@ -49,6 +53,11 @@ public final class RunningStack implements AutoCloseable {
         return registry;
     }
 
+    /** The Flink cluster, when {@link StackOptions#cluster()} asked for one. */
+    public java.util.Optional<FlinkCluster> flink() {
+        return java.util.Optional.ofNullable(flink);
+    }
+
     public Path workDir() {
         return workDir;
     }
@@ -63,13 +72,16 @@ public final class RunningStack implements AutoCloseable {
         return startTime;
     }
 
-    /** Stops both servers in parallel: SIGTERM, then SIGKILL after the grace period. Idempotent. */
+    /** Stops the cluster, then both servers in parallel: SIGTERM, then SIGKILL after the grace period. Idempotent. */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
+        if (flink != null) {
+            flink.close();
+        }
         ServerProcess.stopAll(List.of(kafka.process(), registry.process()), Duration.ofSeconds(30));
     }
 }

@@ -51,6 +51,12 @@ public final class ServerProcess {
      */
     static ServerProcess launch(String name, List<String> command, Path workingDir, Path logFile, boolean detached,
             Path pendingArchive) {
+        return launch(name, command, workingDir, java.util.Map.of(), logFile, detached, pendingArchive);
+    }
+
+    /** {@link #launch(String, List, Path, Path, boolean, Path)} with extra environment variables. */
+    static ServerProcess launch(String name, List<String> command, Path workingDir, java.util.Map<String, String> env,
+            Path logFile, boolean detached, Path pendingArchive) {
         List<String> cmd = new ArrayList<>();
         if (detached && SETSID.isPresent()) {
             // setsid execs the command in place (the child is no process-group leader), so the PID is the JVM's
@@ -61,6 +67,7 @@ public final class ServerProcess {
                 .directory(workingDir.toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
+        pb.environment().putAll(env);
         File devNull = new File("/dev/null");
         if (devNull.exists()) {
             pb.redirectInput(ProcessBuilder.Redirect.from(devNull));

@@ -11,7 +11,7 @@ import java.nio.file.Path;
  * }
  * }</pre>
  *
- * @param server  the server's name: {@code kafka} or {@code registry}
+ * @param server  the server's name: {@code kafka}, {@code registry}, {@code jobmanager}, {@code taskmanager-<n>}
  * @param state   what was found
  * @param pid     the process id, or -1 when there is none
  * @param port    the port, or 0 when unknown
@@ -39,7 +39,12 @@ public record ServerStatus(String server, State state, long pid, int port, Strin
 
     /** One aligned line for the command line. */
     public String line() {
-        return String.format("%-9s %-13s %-11s %-42s %s", server, state.label(), pid > 0 ? "pid " + pid : "-",
-                address.isEmpty() ? "-" : address, note).stripTrailing();
+        return line(9);
+    }
+
+    /** One line with the server's name padded to {@code nameWidth}, so that lines of longer names stay aligned. */
+    public String line(int nameWidth) {
+        return String.format("%-" + Math.max(1, nameWidth) + "s %-13s %-11s %-42s %s", server, state.label(),
+                pid > 0 ? "pid " + pid : "-", address.isEmpty() ? "-" : address, note).stripTrailing();
     }
 }

@@ -99,6 +99,32 @@ public final class StackHome {
         return root.resolve("apicurio").resolve(APICURIO_JAR);
     }
 
+    /**
+     * The Flink standalone cluster's {@code lib/}: flink-runtime, flink-clients, flink-streaming-java,
+     * flink-connector-base, log4j2 and their dependencies (staged by {@code deploy/flink/pom.xml}).
+     */
+    public Path flinkLib() {
+        return root.resolve("flink/lib");
+    }
+
+    /** Flink's plugin directory ({@code FLINK_PLUGINS_DIR}): {@code gpu/} holds the GPU external-resource driver. */
+    public Path flinkPlugins() {
+        return root.resolve("flink/plugins");
+    }
+
+    /** Throws a {@link StackException} saying how to stage Flink when {@link #flinkLib()} lacks flink-runtime. */
+    void requireFlink() {
+        try (Stream<Path> files = Files.list(flinkLib())) {
+            if (files.anyMatch(p -> p.getFileName().toString().startsWith("flink-runtime-"))) {
+                return;
+            }
+        } catch (IOException e) {
+            // missing directory: reported below
+        }
+        throw new StackException("the staged stack at " + root + " has no Flink cluster (" + flinkLib()
+                + " lacks flink-runtime); " + BUILD_HINT);
+    }
+
     /** Where the class-data-sharing archives of the servers are kept (see {@code ClassDataArchive}). */
     Path cdsDir() {
         return root.resolve("cds");

@@ -31,8 +31,10 @@ import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.source.Source;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ExternalResourceOptions;
 import org.apache.flink.configuration.ExternalizedCheckpointRetention;
 import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
@@ -292,7 +294,7 @@ public final class CompressionJob {
             compressors.add(gpuTensors
                     .process(new TensorCompressOperator(chunkBytes), TypeInformation.of(CompressedLayerChunk.class))
                     .name("compress (" + GPU_GROUP + ")").uid("compress-gpu")
-                    .slotSharingGroup(gpuGroup(options)));
+                    .slotSharingGroup(gpuGroup(options, env.getConfiguration())));
         }
 
         DataStream<CompressedLayerChunk> compressed = compressors.get(0);
@@ -335,13 +337,25 @@ public final class CompressionJob {
         dlq.sinkTo(deadLetterSink).name("sink: " + Topics.DLQ).uid("sink-dlq");
     }
 
-    private static SlotSharingGroup gpuGroup(Configuration options) {
-        if (!options.get(CompressionJobOptions.GPU_RESOURCE)) {
+    /**
+     * The {@value #GPU_GROUP} slot-sharing group: it requests the external resource {@value #GPU_GROUP} (1 per slot,
+     * with 1 CPU core and 1 GiB task heap) when {@code gpu.resource=true} or when the environment's configuration
+     * declares that resource ({@code external-resources} lists {@code gpu}, as a GPU task manager's does); otherwise it
+     * is a plain group and its methods run on whatever slot they get (CPU training).
+     */
+    static SlotSharingGroup gpuGroup(Configuration options, ReadableConfig cluster) {
+        if (!options.get(CompressionJobOptions.GPU_RESOURCE) && !declaresGpu(cluster)) {
             return SlotSharingGroup.newBuilder(GPU_GROUP).build();
         }
         // fine-grained resource management: the slot must come from a task manager with the external resource
         return SlotSharingGroup.newBuilder(GPU_GROUP).setCpuCores(1.0).setTaskHeapMemory(MemorySize.ofMebiBytes(1024))
                 .setExternalResource(GPU_GROUP, 1.0).build();
+    }
+
+    /** Whether {@code external-resources} of this configuration lists {@value #GPU_GROUP}. */
+    static boolean declaresGpu(ReadableConfig cluster) {
+        return cluster != null && cluster.getOptional(ExternalResourceOptions.EXTERNAL_RESOURCE_LIST)
+                .map(l -> l.stream().anyMatch(r -> GPU_GROUP.equals(r.trim()))).orElse(false);
     }
 
     /** Builds the job into {@code env} and runs it until it ends (an unbounded source: until cancelled). */

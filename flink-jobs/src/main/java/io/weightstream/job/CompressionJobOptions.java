@@ -107,7 +107,8 @@ public final class CompressionJobOptions {
     public static final ConfigOption<Boolean> GPU_RESOURCE = key("gpu.resource").booleanType().defaultValue(false)
             .withDescription("Let the 'gpu' slot-sharing group request the external resource 'gpu' (1 per slot, with"
                     + " 1 CPU core and 1 GiB task heap); needs fine-grained resource management and GPU task managers."
-                    + " Off: those tensors run on any slot (CPU fallback).");
+                    + " Also on when the cluster configuration lists 'gpu' in external-resources. Off: those tensors"
+                    + " run on any slot (CPU fallback).");
     public static final ConfigOption<Boolean> LOCAL_RESUME = key("local.resume").booleanType().defaultValue(true)
             .withDescription("Local MiniCluster runs only: keep the last checkpoint when the job is stopped and resume"
                     + " from the newest one under checkpoint.dir (state and offsets together, so tensors and versions in"

@@ -1,5 +1,6 @@
 package io.weightstream.job;
 
+import io.weightstream.codec.inr.InrProgress;
 import io.weightstream.compress.CompressedChunks;
 import io.weightstream.policy.CompressedTensor;
 import io.weightstream.policy.PolicyResolver;
@@ -36,7 +37,10 @@ import org.apache.flink.util.Collector;
  *
  * <p>Metrics (per subtask): counters {@code bytesIn}, {@code bytesOut}, {@code tensorsCompressed},
  * {@code tensorsFailed}; gauge {@code compressionRatio} (bytesIn / bytesOut); per method, in the group
- * {@code method=<name>}: histogram {@code encodeMs}, counters {@code bytesIn}, {@code bytesOut}.
+ * {@code method=<name>}: histogram {@code encodeMs}, counters {@code bytesIn}, {@code bytesOut}. Training of
+ * {@code inr} layers ({@link InrMetrics}, group {@code inr}): counters {@code layersTrained}, {@code trainingSteps},
+ * {@code fallbacks}; gauges {@code lastLayerSeconds}, {@code stepsPerSecond}, {@code lastLayerRelL2},
+ * {@code currentLayerProgress}.
  *
  * <pre>{@code
  * SingleOutputStreamOperator<CompressedLayerChunk> compressed =
@@ -57,6 +61,7 @@ public class TensorCompressOperator extends ProcessFunction<AssembledTensor, Com
     private transient Counter tensorsCompressed;
     private transient Counter tensorsFailed;
     private transient Map<String, MethodMetrics> methodMetrics;
+    private transient InrMetrics inrMetrics;
 
     private record MethodMetrics(Histogram encodeMs, Counter bytesIn, Counter bytesOut) {
     }
@@ -85,6 +90,7 @@ public class TensorCompressOperator extends ProcessFunction<AssembledTensor, Com
         metrics.gauge("compressionRatio", (Gauge<Double>) () ->
                 bytesOut.getCount() == 0 ? 0.0 : (double) bytesIn.getCount() / bytesOut.getCount());
         methodMetrics = new HashMap<>();
+        inrMetrics = new InrMetrics(metrics.addGroup("inr"));
     }
 
     @Override
@@ -93,7 +99,10 @@ public class TensorCompressOperator extends ProcessFunction<AssembledTensor, Com
         CompressedTensor c;
         try {
             Tensor tensor = t.toTensor();
-            c = compressor(t.policy).compress(tensor, entry.getAlias());
+            TensorCompressor compressor = compressor(t.policy);
+            inrMetrics.begin();
+            // the inr codec reports its training through the thread's listener (encode has no room for one)
+            c = InrProgress.during(inrMetrics, () -> compressor.compress(tensor, entry.getAlias()));
         } catch (RuntimeException e) {
             // invalid policy, unknown method, bad dtype/shape, codec failure: the record's fault, not the job's
             String reason = "tensor " + entry.getName() + " of " + t.versionKey() + ": " + DeadLetters.describe(e);
@@ -124,6 +133,7 @@ public class TensorCompressOperator extends ProcessFunction<AssembledTensor, Com
     }
 
     private void record(CompressedTensor c) {
+        inrMetrics.record(c);
         bytesIn.inc(c.originalBytes());
         bytesOut.inc(c.payload().length);
         MethodMetrics m = methodMetrics.computeIfAbsent(c.method(), name -> {

@@ -31,8 +31,8 @@ class CompressionJobOptionsTest {
         assertThat(c.get(CompressionJobOptions.GPU_METHODS)).containsExactly("inr", "rtn");
         assertThat(CompressionJobOptions.registryConfig(c)).isEqualTo(Map.of(
                 "registry.url", "http://127.0.0.1:8080/apis/ccompat/v7", "registry.timeout.ms", "5000"));
-        // rtn is on the class path, inr not (yet): only rtn runs in the gpu group
-        assertThat(CompressionJob.gpuMethods(c)).containsExactly("rtn");
+        // both codecs are on the class path (inr through weightstream-inr-trainer): both run in the gpu group
+        assertThat(CompressionJob.gpuMethods(c)).containsExactly("inr", "rtn");
     }
 
     @Test
