@@ -212,7 +212,7 @@ public final class InrBench {
             }, () -> codec.encode(layer, cp));
             double seconds = (System.nanoTime() - t0) / 1e9;
             TensorMetrics m = TensorMetrics.compare(layer, codec.decode(payload));
-            Row row = new Row(v[0], "16-bit, ratio 2, " + steps + " steps", (double) layer.spec().byteSize() / payload.length,
+            Row row = new Row(v[0], p.get("bits") + "-bit, ratio " + p.get("ratio") + ", " + steps + " steps", (double) layer.spec().byteSize() / payload.length,
                     m.relL2(), String.format(Locale.ROOT, "cosine %.4f", m.cosine()),
                     String.format(Locale.ROOT, "%.0f s (%.1f ms/step)", seconds, fit[0].trainMillis() / (double) fit[0].steps()));
             log.accept("  " + row.markdown());
