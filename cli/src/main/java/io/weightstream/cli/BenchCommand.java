@@ -1,5 +1,6 @@
 package io.weightstream.cli;
 
+import io.weightstream.bench.inr.InrBench;
 import io.weightstream.bench.Bench;
 import io.weightstream.bench.BenchMethod;
 import io.weightstream.bench.BenchMethods;
@@ -117,6 +118,24 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--list", description = "List the methods with their quick and full settings, and the models; then exit.")
     boolean list;
 
+    @Option(names = "--inr", paramLabel = "SECTION",
+            description = "The inr (Big2Small) section instead of the table run: ablation (paper Table IV on a crop of a real"
+                    + " layer), mnist (the CNN's large layers vs rtn, accuracy on real digits), minilm (the FFN matrices vs"
+                    + " rtn, embedding cosine) or all. It trains networks: minutes per layer on a CPU (inr-trainer/README.md).")
+    String inrSection;
+
+    @Option(names = "--inr-budget", paramLabel = "SECONDS", description = "--inr mnist/minilm: training seconds per layer (default 120 / 150).")
+    Double inrBudget;
+
+    @Option(names = "--inr-steps", paramLabel = "N", description = "--inr ablation: steps per row (default 1000).")
+    Integer inrSteps;
+
+    @Option(names = "--inr-crop", paramLabel = "ROWS", description = "--inr ablation: rows of the real layer (default 64).")
+    Integer inrCrop;
+
+    @Option(names = "--inr-set", paramLabel = "KEY=VALUE", description = "--inr: an inr codec parameter for every row (repeatable).")
+    List<String> inrSettings = new ArrayList<>();
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -126,6 +145,13 @@ public final class BenchCommand implements Callable<Integer> {
         }
         Path root = Path.of(System.getProperty("weightstream.root", "."));
         Path dir = output != null ? output : root.resolve("target").resolve("bench");
+        if (methods != null && methods.contains("inr")) {
+            throw new IllegalArgumentException("inr is measured by its own section (each encode trains networks, so the"
+                    + " table run's repeated timed passes would take hours): use --inr ablation|mnist|minilm|all");
+        }
+        if (inrSection != null) {
+            return runInr(dir, out);
+        }
         Path stackHome = Path.of(System.getProperty("weightstream.stack.home", root.resolve("deploy/target/stack").toString()));
         BenchOptions.Builder b = BenchOptions.builder().quick(quick).outputDir(dir).stackHome(stackHome)
                 .models(models).methods(methods).mnistSteps(mnistSteps)
@@ -164,10 +190,35 @@ public final class BenchCommand implements Callable<Integer> {
         return failed == 0 ? 0 : 1;
     }
 
+    /** {@code --inr SECTION}: {@link InrBench}, tables printed and appended to {@code DIR/inr.md}. */
+    private int runInr(Path dir, PrintWriter out) throws Exception {
+        List<String> args = new ArrayList<>(List.of(inrSection, "-o", dir.resolve("inr.md").toString()));
+        if (inrBudget != null) {
+            args.addAll(List.of("--budget", inrBudget.toString()));
+        }
+        if (inrSteps != null) {
+            args.addAll(List.of("--steps", inrSteps.toString()));
+        }
+        if (inrCrop != null) {
+            args.addAll(List.of("--crop", inrCrop.toString()));
+        }
+        if (threads != null) {
+            args.addAll(List.of("--threads", threads.toString()));
+        }
+        args.addAll(inrSettings);
+        Files.createDirectories(dir);
+        InrBench.run(args.toArray(String[]::new), line -> {
+            out.println(line);
+            out.flush();
+        });
+        return 0;
+    }
+
     private static void printMethods(PrintWriter out) {
         out.println("methods (quick settings | full settings):");
         for (BenchMethod m : BenchMethods.all()) {
-            String quick = !BenchMethods.isDeclared(m.name()) ? "(only when named: --methods " + m.name() + ")"
+            String quick = m.name().equals("inr") ? "(its own section: --inr ablation|mnist|minilm|all)"
+                    : !BenchMethods.isDeclared(m.name()) ? "(only when named: --methods " + m.name() + ")"
                     : m.quickSettings().isEmpty() ? "(not in quick runs)" : m.quickSettings().toString();
             out.printf(Locale.ROOT, "  %-9s %s | %s   -- %s%n", m.name(), quick, m.fullSettings(), m.description());
         }

@@ -92,9 +92,26 @@ public final class InrBench {
     }
 
     public static void main(String[] args) throws IOException {
-        if (args.length < 1) {
-            usage();
+        try {
+            run(args, line -> {
+                System.out.println(line);
+                System.out.flush();
+            });
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
             System.exit(2);
+        }
+    }
+
+    /**
+     * Runs the sections {@code args} name ({@code ablation|mnist|minilm|all} and the options of the class comment),
+     * logging progress and the tables to {@code log}; returns the tables (also appended to {@code -o FILE}).
+     *
+     * @throws IllegalArgumentException for a bad command line, with the usage
+     */
+    public static String run(String[] args, Consumer<String> log) throws IOException {
+        if (args.length < 1 || !List.of("ablation", "mnist", "minilm", "all").contains(args[0])) {
+            throw new IllegalArgumentException(USAGE);
         }
         String section = args[0];
         Path out = null;
@@ -105,29 +122,28 @@ public final class InrBench {
         String ratio = "2";
         String only = MINILM_FFN;
         List<String> overrides = new ArrayList<>();
-        for (int i = 1; i < args.length; i++) {
-            switch (args[i]) {
-                case "-o" -> out = Path.of(args[++i]);
-                case "--steps" -> steps = Integer.parseInt(args[++i]);
-                case "--crop" -> crop = Integer.parseInt(args[++i]);
-                case "--threads" -> threads = Integer.parseInt(args[++i]);
-                case "--budget" -> budget = Double.parseDouble(args[++i]);
-                case "--ratio" -> ratio = args[++i];
-                case "--only" -> only = args[++i];
-                default -> {
-                    if (args[i].indexOf('=') <= 0) {
-                        usage();
-                        System.exit(2);
+        try {
+            for (int i = 1; i < args.length; i++) {
+                switch (args[i]) {
+                    case "-o" -> out = Path.of(args[++i]);
+                    case "--steps" -> steps = Integer.parseInt(args[++i]);
+                    case "--crop" -> crop = Integer.parseInt(args[++i]);
+                    case "--threads" -> threads = Integer.parseInt(args[++i]);
+                    case "--budget" -> budget = Double.parseDouble(args[++i]);
+                    case "--ratio" -> ratio = args[++i];
+                    case "--only" -> only = args[++i];
+                    default -> {
+                        if (args[i].indexOf('=') <= 0) {
+                            throw new IllegalArgumentException("unknown argument '" + args[i] + "'\n" + USAGE);
+                        }
+                        overrides.add(args[i]);
                     }
-                    overrides.add(args[i]);
                 }
             }
+        } catch (ArrayIndexOutOfBoundsException | NumberFormatException e) {
+            throw new IllegalArgumentException("bad value after " + args[args.length - 1] + "\n" + USAGE);
         }
         Path root = Path.of(System.getProperty("weightstream.root", "."));
-        Consumer<String> log = line -> {
-            System.out.println(line);
-            System.out.flush();
-        };
         List<String> tables = new ArrayList<>();
         long t0 = System.nanoTime();
         if (section.equals("ablation") || section.equals("all")) {
@@ -139,24 +155,20 @@ public final class InrBench {
         if (section.equals("minilm") || section.equals("all")) {
             tables.add(new InrBench(root, log, overrides, threads, budget == null ? 150 : budget).minilm(only, ratio));
         }
-        if (tables.isEmpty()) {
-            usage();
-            System.exit(2);
-        }
         String text = String.join("\n", tables) + String.format(Locale.ROOT, "%n(%s in %.0f s)%n",
                 String.join(" ", args), (System.nanoTime() - t0) / 1e9);
-        System.out.println();
-        System.out.print(text);
+        log.accept("");
+        log.accept(text);
         if (out != null) {
             Files.writeString(out, text, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-            System.out.println("appended to " + out.toAbsolutePath().normalize());
+            log.accept("appended to " + out.toAbsolutePath().normalize());
         }
+        return text;
     }
 
-    private static void usage() {
-        System.err.println("usage: InrBench ablation|mnist|minilm|all [--steps N] [--crop ROWS] [--budget SECONDS]"
-                + " [--ratio R] [--only GLOB] [--threads N] [key=value...] [-o FILE]");
-    }
+    static final String USAGE = "usage: InrBench ablation|mnist|minilm|all [--steps N] [--crop ROWS] [--budget SECONDS]"
+            + " [--ratio R] [--only GLOB] [--threads N] [key=value...] [-o FILE]";
+
 
     private BenchOptions options() {
         return BenchOptions.builder().outputDir(root.resolve("target").resolve("bench-inr"))
