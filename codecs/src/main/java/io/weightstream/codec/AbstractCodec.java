@@ -1,6 +1,9 @@
 package io.weightstream.codec;
 
 import io.weightstream.tensor.DType;
+import io.weightstream.tensor.TensorSpec;
+import java.util.Collections;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 
@@ -32,7 +35,7 @@ public abstract class AbstractCodec implements Codec {
         this.formatVersion = formatVersion;
         this.description = description;
         this.parameters = List.copyOf(parameters);
-        this.dtypes = Set.copyOf(dtypes);
+        this.dtypes = Collections.unmodifiableSet(EnumSet.copyOf(dtypes)); // enum order in messages
         this.lossless = lossless;
     }
 
@@ -64,6 +67,45 @@ public abstract class AbstractCodec implements Codec {
     @Override
     public final boolean isLossless() {
         return lossless;
+    }
+
+    /**
+     * The encoder's entry check: {@code spec}'s dtype is one this codec holds, else an IllegalArgumentException
+     * naming the tensor and the supported dtypes.
+     */
+    protected final void requireSupported(TensorSpec spec) {
+        if (!dtypes.contains(spec.dtype())) {
+            throw new IllegalArgumentException("codec '" + name + "' does not support dtype " + spec.dtype()
+                    + " of tensor '" + spec.name() + "' (supports " + dtypes + ")");
+        }
+    }
+
+    /** The error for a tensor holding NaN or infinite values (lossy codecs cannot represent them). */
+    protected final IllegalArgumentException nonFinite(TensorSpec spec) {
+        return new IllegalArgumentException("codec '" + name + "': tensor '" + spec.name()
+                + "' holds NaN or infinite values; keep it with a lossless codec");
+    }
+
+    /** Throws {@link #nonFinite} unless every value is finite (for codecs with no statistics pass to fold it into). */
+    protected final void requireFinite(TensorSpec spec, float[] v) {
+        for (float x : v) {
+            if (!Float.isFinite(x)) {
+                throw nonFinite(spec);
+            }
+        }
+    }
+
+    /**
+     * The decoder's first step: the common header, checked against {@code limits}, this codec's name and format
+     * version, and its dtypes (CorruptPayloadException at the offending offset otherwise).
+     */
+    protected final PayloadHeader readHeader(PayloadReader in, DecodeLimits limits) {
+        PayloadHeader h = PayloadHeader.read(in, limits);
+        h.requireCodec(name, formatVersion);
+        if (!dtypes.contains(h.dtype())) {
+            throw new CorruptPayloadException(h.bodyOffset(), "codec '" + name + "' cannot hold dtype " + h.dtype());
+        }
+        return h;
     }
 
     @Override

@@ -252,7 +252,8 @@ final class InferTensors {
         return element.getSimpleName();
     }
 
-    private static Class<?> unboxed(Class<?> c) {
+    /** The primitive class of a boxed one ({@code Float.class -> float.class}); other classes as they are. */
+    static Class<?> unboxed(Class<?> c) {
         if (c == Float.class) {
             return float.class;
         } else if (c == Double.class) {

@@ -275,7 +275,7 @@ public final class OnnxModel implements AutoCloseable {
             element = element.getComponentType();
         }
         if (rank == 0) {
-            element = unboxed(element);
+            element = InferTensors.unboxed(element);
         }
         if (element != expected) {
             throw new IllegalArgumentException("input '" + in.name() + "' of model '" + name + "' expects "
@@ -369,25 +369,6 @@ public final class OnnxModel implements AutoCloseable {
             case "STRING" -> String.class;
             default -> null;
         };
-    }
-
-    private static Class<?> unboxed(Class<?> c) {
-        if (c == Float.class) {
-            return float.class;
-        } else if (c == Double.class) {
-            return double.class;
-        } else if (c == Long.class) {
-            return long.class;
-        } else if (c == Integer.class) {
-            return int.class;
-        } else if (c == Short.class) {
-            return short.class;
-        } else if (c == Byte.class) {
-            return byte.class;
-        } else if (c == Boolean.class) {
-            return boolean.class;
-        }
-        return c;
     }
 
     private static List<Port> ports(Map<String, NodeInfo> infos) {

@@ -9,6 +9,7 @@ import io.weightstream.codec.DecodeLimits;
 import io.weightstream.codec.PayloadHeader;
 import io.weightstream.codec.PayloadReader;
 import io.weightstream.codec.PayloadWriter;
+import io.weightstream.codec.prune.PruneCodec;
 import io.weightstream.codec.entropy.ByteCoder;
 import io.weightstream.codec.entropy.WideRans;
 import io.weightstream.codec.rtn.PackedCodes;
@@ -107,16 +108,12 @@ public final class HyperCodec extends AbstractCodec {
                 PARAMETERS, DTYPES, false);
     }
 
-    static long prunedCount(long n, double sparsity) {
-        return Math.min(n, (long) Math.floor(sparsity * n));
-    }
-
     @Override
     public long maxEncodedLength(TensorSpec spec, CodecParams params) {
         params.requireFor(this);
         long total = spec.numel();
         int n = params.get(N);
-        long survivors = total - prunedCount(total, params.get(PRUNE_SPARSITY));
+        long survivors = total - PruneCodec.prunedCount(total, params.get(PRUNE_SPARSITY));
         long groups = (survivors + n - 1) / n;
         int k = params.get(CATEGORIES);
         long body = 2 + 3 + 3 + 4L * n + 1 + 4L * (k + 1);
@@ -135,28 +132,20 @@ public final class HyperCodec extends AbstractCodec {
     public byte[] encode(Tensor tensor, CodecParams params) {
         params.requireFor(this);
         TensorSpec spec = tensor.spec();
-        if (!DTYPES.contains(spec.dtype())) {
-            throw new IllegalArgumentException("codec '" + NAME + "' does not support dtype " + spec.dtype()
-                    + " of tensor '" + spec.name() + "' (supports " + DTYPES + ")");
-        }
+        requireSupported(spec);
         long bound = maxEncodedLength(spec, params);
         if (bound > DecodeLimits.MAX_ARRAY_BYTES || spec.numel() > DecodeLimits.MAX_ARRAY_BYTES / 4) {
             throw new IllegalArgumentException("codec '" + NAME + "': tensor '" + spec.name() + "' of "
                     + spec.byteSize() + " bytes is too large for one payload; split it first");
         }
         float[] v = tensor.toFloats();
-        for (float x : v) {
-            if (HyperKernels.magnitude(x) >= 0x7f800000) {
-                throw new IllegalArgumentException("codec '" + NAME + "': tensor '" + spec.name()
-                        + "' holds NaN or infinite values; keep it with a lossless codec");
-            }
-        }
+        requireFinite(spec, v);
         int n = params.get(N);
         int nodes = params.get(NODES);
         int categories = params.get(CATEGORIES);
         Entropy entropy = params.get(ENTROPY);
         int total = v.length;
-        int pruned = (int) prunedCount(total, params.get(PRUNE_SPARSITY));
+        int pruned = (int) PruneCodec.prunedCount(total, params.get(PRUNE_SPARSITY));
 
         PayloadWriter out = new PayloadWriter((int) Math.min(bound, 1 << 20));
         PayloadHeader.of(this, spec).write(out);
@@ -167,13 +156,14 @@ public final class HyperCodec extends AbstractCodec {
         float[] s = v;
         int m = total;
         if (pruned > 0) {
-            bitmap = HyperKernels.survivors(v, pruned);
-            m = total - pruned;
+            int[] keep = PruneCodec.survivors(v, pruned);
+            m = keep.length;
             s = new float[m];
-            for (int i = 0, j = 0; i < total; i++) {
-                if ((bitmap[i >>> 3] >>> (i & 7) & 1) != 0) {
-                    s[j++] = v[i];
-                }
+            bitmap = new byte[(total + 7) >>> 3];
+            for (int j = 0; j < m; j++) {
+                int i = keep[j];
+                s[j] = v[i];
+                bitmap[i >>> 3] |= (byte) (1 << (i & 7));
             }
         }
         int groups = (m + n - 1) / n;
@@ -406,11 +396,7 @@ public final class HyperCodec extends AbstractCodec {
     @Override
     public Tensor decode(ByteBuffer payload, DecodeLimits limits) {
         PayloadReader in = PayloadReader.of(payload);
-        PayloadHeader h = PayloadHeader.read(in, limits);
-        h.requireCodec(NAME, HyperFormat.FORMAT_VERSION);
-        if (!DTYPES.contains(h.dtype())) {
-            throw new CorruptPayloadException(h.bodyOffset(), "codec '" + NAME + "' cannot hold dtype " + h.dtype());
-        }
+        PayloadHeader h = readHeader(in, limits);
         int total = (int) h.numel();
         int nAt = in.position();
         int n = in.u8();

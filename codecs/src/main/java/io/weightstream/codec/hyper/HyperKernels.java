@@ -4,7 +4,7 @@ import java.util.Arrays;
 
 /**
  * The inner loops of {@code hyper}: centroid and spread, outlier categories, the nearest-node assignment, bit
- * packing of thetas, reconstruction and magnitude pruning. They trust their arguments (checked by
+ * packing of thetas and reconstruction (magnitude pruning is prune's, {@code PruneCodec.survivors}). They trust their arguments (checked by
  * {@link HyperCodec}). Groups are {@code n} consecutive values of {@code v[0, m)}; the last group is padded
  * with the centroid, so padding lies at distance 0 and decodes to values nobody reads.
  */
@@ -490,62 +490,5 @@ final class HyperKernels {
             have -= bits;
         }
         return acc == 0;
-    }
-
-    // ---------------------------------------------------------------- pruning
-
-    /** Magnitude bits of a float: orders |x| like the integers (NaN and infinities above every finite value). */
-    static int magnitude(float x) {
-        return Float.floatToRawIntBits(x) & 0x7fffffff;
-    }
-
-    /**
-     * Bitmap (bit i LSB first) of the {@code v.length - pruned} elements of largest magnitude; among equal
-     * magnitudes at the threshold the lower indices are pruned first, so exactly {@code pruned} bits are clear.
-     * Radix selection on the magnitude bits: two histogram passes, O(N).
-     */
-    static byte[] survivors(float[] v, int pruned) {
-        int n = v.length;
-        byte[] bitmap = new byte[(n + 7) >>> 3];
-        if (pruned == 0) {
-            for (int i = 0; i < n; i++) {
-                bitmap[i >>> 3] |= (byte) (1 << (i & 7));
-            }
-            return bitmap;
-        }
-        // the pruned-th smallest magnitude (0-based index pruned - 1) is the threshold T
-        int[] hist = new int[1 << 16];
-        for (float x : v) {
-            hist[magnitude(x) >>> 16]++;
-        }
-        int rank = pruned - 1;
-        int hi = 0;
-        while (rank >= hist[hi]) {
-            rank -= hist[hi];
-            hi++;
-        }
-        Arrays.fill(hist, 0);
-        for (float x : v) {
-            int mag = magnitude(x);
-            if (mag >>> 16 == hi) {
-                hist[mag & 0xffff]++;
-            }
-        }
-        int lo = 0;
-        while (rank >= hist[lo]) {
-            rank -= hist[lo];
-            lo++;
-        }
-        int threshold = hi << 16 | lo;
-        // elements equal to T: the first (rank + 1) of them are pruned
-        int equalPruned = rank + 1;
-        for (int i = 0; i < n; i++) {
-            int mag = magnitude(v[i]);
-            boolean keep = mag > threshold || (mag == threshold && equalPruned-- <= 0);
-            if (keep) {
-                bitmap[i >>> 3] |= (byte) (1 << (i & 7));
-            }
-        }
-        return bitmap;
     }
 }

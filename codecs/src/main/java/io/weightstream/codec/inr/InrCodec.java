@@ -142,21 +142,13 @@ public final class InrCodec extends AbstractCodec {
 
     Plan plan(Tensor tensor, CodecParams params) {
         TensorSpec spec = tensor.spec();
-        if (!DTYPES.contains(spec.dtype())) {
-            throw new IllegalArgumentException("codec '" + NAME + "' does not support dtype " + spec.dtype()
-                    + " of tensor '" + spec.name() + "' (supports " + DTYPES + ")");
-        }
+        requireSupported(spec);
         if (spec.numel() > DecodeLimits.MAX_ARRAY_BYTES / 8) {
             throw new IllegalArgumentException("codec '" + NAME + "': tensor '" + spec.name() + "' of "
                     + spec.numel() + " elements is too large for one payload; split it first");
         }
         float[] v = tensor.toFloats();
-        for (float x : v) {
-            if (!Float.isFinite(x)) {
-                throw new IllegalArgumentException("codec '" + NAME + "': tensor '" + spec.name()
-                        + "' holds NaN or infinite values; keep it with a lossless codec");
-            }
-        }
+        requireFinite(spec, v);
         if (spec.rank() < 2 || spec.byteSize() <= params.get(MIN_BYTES)) {
             return new Plan(null, "out of scope (rank " + spec.rank() + ", " + spec.byteSize() + " bytes, min.bytes "
                     + params.get(MIN_BYTES) + ")", false, null, false);
@@ -348,11 +340,7 @@ public final class InrCodec extends AbstractCodec {
     @Override
     public Tensor decode(ByteBuffer payload, DecodeLimits limits) {
         PayloadReader in = PayloadReader.of(payload);
-        PayloadHeader h = PayloadHeader.read(in, limits);
-        h.requireCodec(NAME, InrFormat.FORMAT_VERSION);
-        if (!DTYPES.contains(h.dtype())) {
-            throw new CorruptPayloadException(h.bodyOffset(), "codec '" + NAME + "' cannot hold dtype " + h.dtype());
-        }
+        PayloadHeader h = readHeader(in, limits);
         long numel = h.numel();
         int size = h.dtype().size();
         int modeAt = in.position();

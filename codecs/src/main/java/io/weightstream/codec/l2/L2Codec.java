@@ -97,10 +97,7 @@ public final class L2Codec extends AbstractCodec {
     public byte[] encode(Tensor tensor, CodecParams params) {
         params.requireFor(this);
         TensorSpec spec = tensor.spec();
-        if (!DTYPES.contains(spec.dtype())) {
-            throw new IllegalArgumentException("codec '" + NAME + "' does not support dtype " + spec.dtype()
-                    + " of tensor '" + spec.name() + "' (supports " + DTYPES + ")");
-        }
+        requireSupported(spec);
         if (spec.numel() > DecodeLimits.MAX_ARRAY_BYTES / 4) {
             throw new IllegalArgumentException("codec '" + NAME + "': tensor '" + spec.name() + "' of "
                     + spec.numel() + " elements is too large for one payload; split it first");
@@ -109,8 +106,7 @@ public final class L2Codec extends AbstractCodec {
         int n = v.length;
         double[] st = L2Kernels.stats(v);
         if (Double.isNaN(st[0])) {
-            throw new IllegalArgumentException("codec '" + NAME + "': tensor '" + spec.name()
-                    + "' holds NaN or infinite values; keep it with a lossless codec");
+            throw nonFinite(spec);
         }
         double maxAbs = st[0];
         double rms = L2Kernels.rms(st[1], n);
@@ -182,12 +178,8 @@ public final class L2Codec extends AbstractCodec {
     @Override
     public Tensor decode(ByteBuffer payload, DecodeLimits limits) {
         PayloadReader in = PayloadReader.of(payload);
-        PayloadHeader h = PayloadHeader.read(in, limits);
-        h.requireCodec(NAME, L2Format.FORMAT_VERSION);
+        PayloadHeader h = readHeader(in, limits);
         DType dtype = h.dtype();
-        if (!DTYPES.contains(dtype)) {
-            throw new CorruptPayloadException(h.bodyOffset(), "codec '" + NAME + "' cannot hold dtype " + dtype);
-        }
         int n = (int) h.numel();
         int codeAt = in.position();
         L2Transform transform = L2Transform.ofCode(in.u8());

@@ -201,8 +201,7 @@ public final class LosslessCodec extends AbstractCodec {
     @Override
     public Tensor decode(ByteBuffer payload, DecodeLimits limits) {
         PayloadReader in = PayloadReader.of(payload);
-        PayloadHeader h = PayloadHeader.read(in, limits);
-        h.requireCodec(NAME, LosslessFormat.FORMAT_VERSION);
+        PayloadHeader h = readHeader(in, limits);
         DType dtype = h.dtype();
         int formAt = in.position();
         int form = in.u8();

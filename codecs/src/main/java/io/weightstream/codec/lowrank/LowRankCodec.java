@@ -118,10 +118,7 @@ public final class LowRankCodec extends AbstractCodec {
     public byte[] encode(Tensor tensor, CodecParams params) {
         params.requireFor(this);
         TensorSpec spec = tensor.spec();
-        if (!DTYPES.contains(spec.dtype())) {
-            throw new IllegalArgumentException("codec '" + NAME + "' does not support dtype " + spec.dtype()
-                    + " of tensor '" + spec.name() + "' (supports " + DTYPES + ")");
-        }
+        requireSupported(spec);
         long bound = maxEncodedLength(spec, params);
         if (bound > DecodeLimits.MAX_ARRAY_BYTES || spec.numel() > DecodeLimits.MAX_ARRAY_BYTES / 8) {
             throw new IllegalArgumentException("codec '" + NAME + "': tensor '" + spec.name() + "' of "
@@ -235,11 +232,7 @@ public final class LowRankCodec extends AbstractCodec {
     @Override
     public Tensor decode(ByteBuffer payload, DecodeLimits limits) {
         PayloadReader in = PayloadReader.of(payload);
-        PayloadHeader h = PayloadHeader.read(in, limits);
-        h.requireCodec(NAME, LowRankFormat.FORMAT_VERSION);
-        if (!DTYPES.contains(h.dtype())) {
-            throw new CorruptPayloadException(h.bodyOffset(), "codec '" + NAME + "' cannot hold dtype " + h.dtype());
-        }
+        PayloadHeader h = readHeader(in, limits);
         long[] rc = view(h.shape(), h.numel());
         int rows = (int) rc[0];
         int cols = (int) rc[1];

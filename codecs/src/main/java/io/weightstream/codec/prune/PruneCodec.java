@@ -81,8 +81,18 @@ public final class PruneCodec extends AbstractCodec {
                 PARAMETERS, DTYPES, false);
     }
 
-    static long prunedCount(long n, double sparsity) {
+    /** How many of {@code n} elements a sparsity prunes (floor, at most n); shared with hyper's prune option. */
+    public static long prunedCount(long n, double sparsity) {
         return Math.min(n, (long) Math.floor(sparsity * n));
+    }
+
+    /**
+     * The indices, ascending, of the {@code v.length - pruned} elements of largest magnitude: the
+     * {@code pruned} smallest are dropped, ties at the threshold broken by index (earlier elements go first).
+     * O(N) radix selection; the one magnitude selection of the project (hyper's prune option uses it too).
+     */
+    public static int[] survivors(float[] v, int pruned) {
+        return PruneKernels.survivors(v, pruned);
     }
 
     @Override
@@ -123,22 +133,14 @@ public final class PruneCodec extends AbstractCodec {
     public byte[] encode(Tensor tensor, CodecParams params) {
         params.requireFor(this);
         TensorSpec spec = tensor.spec();
-        if (!DTYPES.contains(spec.dtype())) {
-            throw new IllegalArgumentException("codec '" + NAME + "' does not support dtype " + spec.dtype()
-                    + " of tensor '" + spec.name() + "' (supports " + DTYPES + ")");
-        }
+        requireSupported(spec);
         long bound = maxEncodedLength(spec, params);
         if (bound > DecodeLimits.MAX_ARRAY_BYTES || spec.byteSize() > DecodeLimits.MAX_ARRAY_BYTES) {
             throw new IllegalArgumentException("codec '" + NAME + "': tensor '" + spec.name() + "' of "
                     + spec.byteSize() + " bytes is too large for one payload; split it first");
         }
         float[] v = tensor.toFloats();
-        for (float x : v) {
-            if (PruneKernels.magnitude(x) >= 0x7f800000) {
-                throw new IllegalArgumentException("codec '" + NAME + "': tensor '" + spec.name()
-                        + "' holds NaN or infinite values; keep it with a lossless codec");
-            }
-        }
+        requireFinite(spec, v);
         int n = v.length;
         int pruned = (int) prunedCount(n, params.get(SPARSITY));
         int k = n - pruned;
@@ -219,11 +221,7 @@ public final class PruneCodec extends AbstractCodec {
     @Override
     public Tensor decode(ByteBuffer payload, DecodeLimits limits) {
         PayloadReader in = PayloadReader.of(payload);
-        PayloadHeader h = PayloadHeader.read(in, limits);
-        h.requireCodec(NAME, PruneFormat.FORMAT_VERSION);
-        if (!DTYPES.contains(h.dtype())) {
-            throw new CorruptPayloadException(h.bodyOffset(), "codec '" + NAME + "' cannot hold dtype " + h.dtype());
-        }
+        PayloadHeader h = readHeader(in, limits);
         int n = (int) h.numel();
         int k = in.varintInt(n, "survivor count");
         int formAt = in.position();

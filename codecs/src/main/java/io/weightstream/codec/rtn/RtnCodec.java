@@ -120,10 +120,7 @@ public final class RtnCodec extends AbstractCodec {
     public byte[] encode(Tensor tensor, CodecParams params) {
         params.requireFor(this);
         TensorSpec spec = tensor.spec();
-        if (!DTYPES.contains(spec.dtype())) {
-            throw new IllegalArgumentException("codec '" + NAME + "' does not support dtype " + spec.dtype()
-                    + " of tensor '" + spec.name() + "' (supports " + DTYPES + ")");
-        }
+        requireSupported(spec);
         long bound = maxEncodedLength(spec, params);
         if (bound > DecodeLimits.MAX_ARRAY_BYTES || spec.numel() > DecodeLimits.MAX_ARRAY_BYTES) {
             throw new IllegalArgumentException("codec '" + NAME + "': tensor '" + spec.name() + "' of "
@@ -142,8 +139,7 @@ public final class RtnCodec extends AbstractCodec {
         int groups = lo.length;
         for (int i = 0; i < groups; i++) {
             if (!Float.isFinite(lo[i]) || !Float.isFinite(hi[i])) {
-                throw new IllegalArgumentException("codec '" + NAME + "': tensor '" + spec.name()
-                        + "' holds NaN or infinite values; keep it with a lossless codec");
+                throw nonFinite(spec);
             }
         }
         int clipSteps = params.get(CLIP_STEPS);
@@ -251,11 +247,7 @@ public final class RtnCodec extends AbstractCodec {
     @Override
     public Tensor decode(ByteBuffer payload, DecodeLimits limits) {
         PayloadReader in = PayloadReader.of(payload);
-        PayloadHeader h = PayloadHeader.read(in, limits);
-        h.requireCodec(NAME, RtnFormat.FORMAT_VERSION);
-        if (!DTYPES.contains(h.dtype())) {
-            throw new CorruptPayloadException(h.bodyOffset(), "codec '" + NAME + "' cannot hold dtype " + h.dtype());
-        }
+        PayloadHeader h = readHeader(in, limits);
         int n = (int) h.numel();
         int bitsAt = in.position();
         int bits = in.u8();
