@@ -165,14 +165,27 @@ class K8sManifestsTest {
         int gpus = tmContainer.path("resources").path("limits").path("nvidia.com/gpu").asInt();
         assertThat(gpus).isPositive().isLessThanOrEqualTo(conf.path("external-resource.gpu.amount").asInt());
         assertThat(spec.path("taskManager").path("resource").path("cpu").asDouble()).isGreaterThanOrEqualTo(1.0);
-        // DJL for inr: in Flink's lib/ (the job jar leaves it out), the CUDA build of PyTorch, offline, one OpenMP thread
-        List<String> intoLib = Files.readString(K8S.resolve("Dockerfile.flink")).replace("\\\n", " ").lines()
+        // DJL for inr: in Flink's lib/ (the job jar leaves it out), offline, one OpenMP thread
+        String dockerfile = Files.readString(K8S.resolve("Dockerfile.flink"));
+        List<String> intoLib = dockerfile.replace("\\\n", " ").lines()
                 .filter(l -> l.startsWith("COPY ") && l.strip().endsWith(" /opt/flink/lib/"))
                 .flatMap(l -> Stream.of(l.split("\\s+"))).map(f -> f.substring(f.lastIndexOf('/') + 1)).toList();
-        for (String djl : List.of("api-", "pytorch-engine-", "pytorch-jni-", "pytorch-native-cu")) {
+        for (String djl : List.of("api-", "pytorch-engine-", "pytorch-jni-")) {
             assertThat(intoLib).as("Dockerfile.flink copies %s*.jar into /opt/flink/lib", djl)
                     .anySatisfy(f -> assertThat(f).startsWith(djl).endsWith(".jar"));
         }
+        // ... and the CUDA libtorch of exactly the version DJL's JNI library was built for (pytorch-jni-V-DJL.jar):
+        // another version breaks tensor creation (seen with 2.11 on a GPU machine)
+        Matcher jni = Pattern.compile("pytorch-jni-(\\d+\\.\\d+\\.\\d+)-").matcher(String.join(" ", intoLib));
+        assertThat(jni.find()).isTrue();
+        String torch = jni.group(1);
+        assertThat(dockerfile).contains("torch==" + torch + " ");
+        String flavor = env(tmContainer, "PYTORCH_FLAVOR");
+        assertThat(flavor).matches("cu\\d+");
+        assertThat(dockerfile).contains("download.pytorch.org/whl/" + flavor);
+        assertThat(env(tmContainer, "PYTORCH_VERSION")).isEqualTo(torch);
+        String libtorch = env(tmContainer, "PYTORCH_LIBRARY_PATH");
+        assertThat(dockerfile).containsPattern("(?m)^COPY --from=\\S+ \\S+ " + Pattern.quote(libtorch.endsWith("/") ? libtorch : libtorch + "/") + "$");
         assertThat(conf.path("env.java.opts.taskmanager").asText()).contains("-Dai.djl.offline=true");
         assertThat(env(tmContainer, "OMP_NUM_THREADS")).isEqualTo("1");
         // the s3 file system for the checkpoints is enabled in every pod
