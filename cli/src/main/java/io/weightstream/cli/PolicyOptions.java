@@ -27,8 +27,9 @@ final class PolicyOptions {
     List<String> settings = new ArrayList<>();
 
     @Option(names = "--only", paramLabel = "GLOB",
-            description = "Compress only tensors whose name or alias matches GLOB ('*' also matches '/') with the method; the rest lossless.")
-    String only;
+            description = "Compress only tensors whose name or alias matches GLOB ('*' also matches '/') with the method; the rest "
+                    + "lossless. Repeatable: a tensor matching any of the globs.")
+    List<String> only = new ArrayList<>();
 
     @Option(names = "--policy", paramLabel = "FILE", description = "A JSON policy file (connectors/POLICY.md); overrides --method/--set/--only.")
     Path policyFile;
@@ -46,7 +47,7 @@ final class PolicyOptions {
         if (!perCheckpoint()) {
             return policy();
         }
-        if (only != null) {
+        if (!only.isEmpty()) {
             throw new IllegalArgumentException("--only cannot be combined with a whole-model target of l2 (ratio / "
                     + "model.bits): the allocator chooses every layer; use --policy FILE for a hand-made split");
         }
@@ -67,7 +68,7 @@ final class PolicyOptions {
         if (policyFile != null) {
             return Policies.read(policyFile);
         }
-        if (only != null) {
+        if (!only.isEmpty()) {
             return Policies.only(only, method, Policies.settings(settings));
         }
         return Policies.of(method, Policies.settings(settings));

@@ -6,8 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.weightstream.checkpoint.Checkpoint;
 import io.weightstream.schemas.CompressionPolicy;
 import io.weightstream.schemas.PolicyRule;
+import io.weightstream.policy.PolicyResolver;
+import io.weightstream.tensor.DType;
+import io.weightstream.tensor.TensorSpec;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -19,7 +23,7 @@ class PolicyOptionsTest {
     private static PolicyOptions options(String method, String only, String... settings) {
         PolicyOptions o = new PolicyOptions();
         o.method = method;
-        o.only = only;
+        o.only = only == null ? new ArrayList<>() : new ArrayList<>(List.of(only.split(" ")));
         o.settings = List.of(settings);
         return o;
     }
@@ -49,6 +53,28 @@ class PolicyOptionsTest {
         List<PolicyRule> l2Rules = p.getRules().stream().filter(r -> r.getMethod().equals("l2")).toList();
         assertThat(l2Rules).hasSize(39); // every weight matrix of all-MiniLM-L6-v2 gets its own step and threshold
         assertThat(l2Rules).allSatisfy(r -> assertThat(r.getParams()).containsKeys("transform", "step"));
+    }
+
+    @Test
+    void repeatedOnlyGivesOneRulePerGlobAndKeepsTheRestLossless() {
+        // both FFN projections of a BERT-like model, not attention/output/dense: two globs, since '*' matches '/'
+        CompressionPolicy p = options("rtn", "*layer.?/intermediate/dense/MatMul *layer.?/output/dense/MatMul", "bits=4")
+                .policy();
+        assertThat(p.getDefaultMethod()).isEqualTo("lossless");
+        assertThat(p.getRules()).extracting(PolicyRule::getPattern)
+                .containsExactly("*layer.?/intermediate/dense/MatMul", "*layer.?/output/dense/MatMul");
+        assertThat(p.getRules()).allSatisfy(r -> {
+            assertThat(r.getMethod()).isEqualTo("rtn");
+            assertThat(r.getParams()).containsEntry("bits", "4");
+        });
+        PolicyResolver resolver = new PolicyResolver(p);
+        TensorSpec spec = new TensorSpec("w", DType.F32, new long[] {384, 1536});
+        assertThat(resolver.resolve("onnx::MatMul_798", "/encoder/layer.3/intermediate/dense/MatMul", spec).get(0)
+                .codec().name()).isEqualTo("rtn");
+        assertThat(resolver.resolve("/encoder/layer.3/output/dense/MatMul", null, spec).get(0).codec().name())
+                .isEqualTo("rtn");
+        assertThat(resolver.resolve("/encoder/layer.3/attention/output/dense/MatMul", null, spec).get(0).codec().name())
+                .isEqualTo("lossless");
     }
 
     @Test

@@ -60,6 +60,54 @@ public final class OnnxWeights {
         return out;
     }
 
+    /**
+     * Writes {@code tensors} as a minimal ONNX model: a graph with these initializers (raw data) and no nodes, which
+     * {@link #read} reads back. For carrying a few real layers to another machine without the whole model.
+     */
+    public static void write(Path onnx, List<Tensor> tensors) throws IOException {
+        java.io.ByteArrayOutputStream graph = new java.io.ByteArrayOutputStream();
+        for (Tensor t : tensors) {
+            java.io.ByteArrayOutputStream tp = new java.io.ByteArrayOutputStream();
+            for (long d : t.spec().shape()) {
+                tag(tp, 1, 0);
+                varint(tp, d);
+            }
+            tag(tp, 2, 0);
+            varint(tp, t.dtype().onnxDataType());
+            byte[] name = t.name().getBytes(StandardCharsets.UTF_8);
+            tag(tp, 8, 2);
+            varint(tp, name.length);
+            tp.write(name);
+            byte[] raw = new byte[t.data().remaining()];
+            t.data().duplicate().get(raw);
+            tag(tp, 9, 2);
+            varint(tp, raw.length);
+            tp.write(raw);
+            tag(graph, 5, 2);
+            varint(graph, tp.size());
+            tp.writeTo(graph);
+        }
+        java.io.ByteArrayOutputStream model = new java.io.ByteArrayOutputStream();
+        tag(model, 1, 0); // ir_version
+        varint(model, 8);
+        tag(model, 7, 2);
+        varint(model, graph.size());
+        graph.writeTo(model);
+        Files.write(onnx, model.toByteArray());
+    }
+
+    private static void tag(java.io.ByteArrayOutputStream out, int field, int wireType) {
+        varint(out, ((long) field << 3) | wireType);
+    }
+
+    private static void varint(java.io.ByteArrayOutputStream out, long v) {
+        while ((v & ~0x7FL) != 0) {
+            out.write((int) ((v & 0x7F) | 0x80));
+            v >>>= 7;
+        }
+        out.write((int) v);
+    }
+
     private static void graph(Wire g, List<Tensor> out) {
         while (g.next()) {
             if (g.field == 5 && g.wireType == 2) { // GraphProto.initializer

@@ -62,11 +62,23 @@ public final class Policies {
     /** Lossless for every tensor except those whose name or alias matches {@code glob}, which get {@code method}. */
     public static CompressionPolicy only(String glob, String method, Map<String, String> params) {
         java.util.Objects.requireNonNull(glob, "glob");
+        return only(List.of(glob), method, params);
+    }
+
+    /** As {@link #only(String, String, Map)} for tensors matching any of {@code globs}: one rule per glob. */
+    public static CompressionPolicy only(List<String> globs, String method, Map<String, String> params) {
         java.util.Objects.requireNonNull(method, "method");
-        PolicyRule rule = PolicyRule.newBuilder().setPattern(glob).setMethod(method)
-                .setParams(new LinkedHashMap<>(params)).build();
+        if (globs.isEmpty()) {
+            throw new IllegalArgumentException("no tensor pattern");
+        }
+        List<PolicyRule> rules = new ArrayList<>();
+        for (String glob : globs) {
+            java.util.Objects.requireNonNull(glob, "glob");
+            rules.add(PolicyRule.newBuilder().setPattern(glob).setMethod(method)
+                    .setParams(new LinkedHashMap<>(params)).build());
+        }
         CompressionPolicy p = CompressionPolicy.newBuilder().setDefaultMethod(DEFAULT_KEEP_METHOD)
-                .setRules(new ArrayList<>(List.of(rule))).build();
+                .setRules(rules).build();
         validate(p);
         return p;
     }

@@ -5,6 +5,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
@@ -12,6 +13,7 @@ import io.weightstream.codec.inr.InrArchitecture;
 import io.weightstream.codec.inr.InrFit;
 import io.weightstream.codec.inr.InrProblem;
 import io.weightstream.codec.inr.InrProgress;
+import io.weightstream.codec.inr.InrQuantization;
 import io.weightstream.codec.inr.InrSettings;
 import io.weightstream.codec.inr.InrTrainer;
 import java.util.ArrayList;
@@ -62,6 +64,8 @@ public final class DjlInrTrainer implements InrTrainer {
             System.setProperty("ai.djl.pytorch.num_threads", "1");
             System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
         }
+        // a libtorch of another version than DJL's JNI library fails late and can kill the JVM: refuse it first
+        LibTorchCheck.check(System.getenv("PYTORCH_LIBRARY_PATH"), LibTorchCheck.jniVersion().orElse(null));
         return Engine.getEngine(ENGINE);
     }
 
@@ -116,6 +120,7 @@ public final class DjlInrTrainer implements InrTrainer {
         private final List<NDArray> moment2 = new ArrayList<>();
         private final int blocks;
         private final int blockRows;
+        private final InrQuantization quantization;
         /** In the quantization-aware phase. */
         private boolean quantized;
 
@@ -123,6 +128,7 @@ public final class DjlInrTrainer implements InrTrainer {
             this.problem = problem;
             this.arch = problem.architecture();
             this.s = problem.settings();
+            this.quantization = problem.quantization();
             this.manager = manager;
             this.blocks = arch.blocks();
             this.blockRows = problem.rows() / blocks;
@@ -241,23 +247,43 @@ public final class DjlInrTrainer implements InrTrainer {
 
         /**
          * The parameters as the forward pass uses them: as they are, or (quantization-aware phase) each block's slice
-         * of each tensor rounded to its own uniform grid of 2^bits levels over its [min, max], as the codec will
-         * store it, with straight-through gradients. Call inside an NDScope.
+         * of each tensor rounded as the codec will store it ({@link InrQuantization}: the tensor's bits, one grid per
+         * slice over its [min, max] or one per output unit from float16 fields), computing the same float32 values in
+         * the same order as the codec's quantizer, with straight-through gradients. Call inside an NDScope.
          */
         private List<NDArray> weightsInUse() {
             if (!quantized) {
                 return params;
             }
-            float levels = (1 << s.bits()) - 1;
             List<NDArray> q = new ArrayList<>(params.size());
-            for (NDArray w : params) {
-                NDArray flat = w.reshape(blocks, -1);
-                NDArray lo = flat.min(new int[] {1}, true);
-                NDArray step = flat.max(new int[] {1}, true).sub(lo).div(levels).maximum(1e-30f);
-                NDArray rounded = flat.sub(lo).div(step).round().mul(step).add(lo);
-                q.add(flat.add(rounded.sub(flat).stopGradient()).reshape(w.getShape()));
+            for (int t = 0; t < params.size(); t++) {
+                NDArray w = params.get(t);
+                q.add(w.add(fakeQuantized(w.stopGradient(), quantization.bits(t), quantization.perColumn(t))
+                        .sub(w).stopGradient()));
             }
             return q;
+        }
+
+        /** {@code w} ([blocks, rows, cols]) at the values the codec decodes it to. */
+        private NDArray fakeQuantized(NDArray w, int bits, boolean perColumn) {
+            float levels = (1 << bits) - 1;
+            if (perColumn) {
+                NDArray absMax = w.abs().reshape(blocks, -1).max(new int[] {1}, true).reshape(blocks, 1, 1);
+                NDArray scale = absMax.add(absMax.eq(0f).toType(DataType.FLOAT32, false));
+                NDArray lo = w.min(new int[] {1}, true);
+                NDArray hi = w.max(new int[] {1}, true);
+                NDArray a = lo.div(scale).toType(DataType.FLOAT16, false).toType(DataType.FLOAT32, false);
+                NDArray r = hi.sub(lo).div(scale).toType(DataType.FLOAT16, false).toType(DataType.FLOAT32, false);
+                NDArray offset = a.mul(scale);
+                NDArray step = r.mul(scale).div(levels);
+                NDArray code = w.sub(offset).div(step.maximum(1e-30f)).round().clip(0, levels);
+                return code.mul(step).add(offset);
+            }
+            NDArray flat = w.reshape(blocks, -1);
+            NDArray lo = flat.min(new int[] {1}, true);
+            NDArray step = flat.max(new int[] {1}, true).sub(lo).div(levels);
+            NDArray code = flat.sub(lo).div(step.maximum(1e-30f)).round().clip(0, levels);
+            return code.mul(step).add(lo).reshape(w.getShape());
         }
 
         /** Every block's network on its grid: a [blocks, blockRows, cols] array. */

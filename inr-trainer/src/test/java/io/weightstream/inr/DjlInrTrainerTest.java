@@ -76,7 +76,9 @@ class DjlInrTrainerTest {
     @Test
     void trainingStopsAtTheTargetAndTheFloatErrorIsWhatTheDecoderSees() {
         Tensor t = smoothLayer(64, 128);
-        CodecParams p = params("ratio", "4", "bits", "16", "tile", "8", "steps", "5000", "target.rel.l2", "0.05");
+        // no refit: the decoded network is then exactly the trained one, rounded to 16 bits
+        CodecParams p = params("ratio", "4", "bits", "16", "tile", "8", "steps", "5000", "target.rel.l2", "0.05",
+                "refit", "false");
         InrProblem problem = InrProblem.of(t, p);
         InrFit fit = new DjlInrTrainer().train(problem, InrProgress.NONE);
         assertThat(fit.stopReason()).isEqualTo("target");
@@ -86,6 +88,30 @@ class DjlInrTrainerTest {
         // 16-bit weights: the pure-Java decoder reproduces torch's forward pass to rounding
         assertThat(decoded).isCloseTo(fit.relL2(), org.assertj.core.data.Offset.offset(2e-3));
         assertThat(fit.relL2()).isLessThanOrEqualTo(0.05);
+    }
+
+    @Test
+    void theFakeQuantizedNetworkIsTheOneTheCodecDecodes() {
+        // 8-bit hidden weights on per-output-unit grids, 16-bit edges, several blocks, quantization-aware throughout
+        Tensor t = smoothLayer(64, 128);
+        CodecParams p = params("ratio", "4", "bits", "8", "tile", "8", "block.rows", "16", "steps", "400",
+                "quant.aware", "1", "refit", "false");
+        InrProblem problem = InrProblem.of(t, p);
+        assertThat(problem.quantization().perColumn(6)).as("syn.1.weight").isTrue();
+        InrFit fit = new DjlInrTrainer().train(problem, InrProgress.NONE);
+        assertThat(fit.relL2()).isLessThan(0.2);
+        double decoded = TensorMetrics.compare(t, codec.decode(codec.network(t, problem, fit.weights()))).relL2();
+        // the trainer's forward pass used exactly the decoder's weights: only float rounding in the forward differs
+        assertThat(decoded).isCloseTo(fit.relL2(), org.assertj.core.data.Offset.offset(fit.relL2() * 1e-3));
+        // one grid per tensor (what the trainer did not mirror) decodes to a measurably different layer
+        double other = TensorMetrics.compare(t, codec.decode(codec.network(t, problem, fit.weights(),
+                io.weightstream.codec.inr.InrQuantization.uniform(problem.architecture(), 8)))).relL2();
+        assertThat(Math.abs(other - fit.relL2())).isGreaterThan(fit.relL2() * 1e-2);
+        // and the refit, on top, only lowers the error
+        InrProblem refit = InrProblem.of(t, params("ratio", "4", "bits", "8", "tile", "8", "block.rows", "16",
+                "steps", "400", "quant.aware", "1"));
+        double refitted = TensorMetrics.compare(t, codec.decode(codec.network(t, refit, fit.weights()))).relL2();
+        assertThat(refitted).isLessThanOrEqualTo(decoded);
     }
 
     @Test

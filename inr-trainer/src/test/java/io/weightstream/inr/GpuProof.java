@@ -31,9 +31,11 @@ import java.util.Locale;
  *
  * Options: {@code --only GLOB} (tensor names, default all), {@code --shape D0,D1} (default {@code 384,1536}: the FFN
  * input projections, ONNX {@code /encoder/layer.N/intermediate/dense/MatMul}; empty = any), {@code --limit N}
- * (layers, default 1), {@code --devices cpu,gpu|cpu|gpu} (default: cpu, plus gpu when there is one),
+ * (layers, default 1; shape {@code *} or empty: any), {@code --devices cpu,gpu|cpu|gpu} (default: cpu, plus gpu when there is one),
  * {@code --set key=value} (codec parameters, repeatable; defaults: time.budget.s=0), {@code --model PATH} (ONNX),
- * {@code --crop R} (only the first R rows of each layer: quick experiments).
+ * {@code --crop R} (only the first R rows of each layer: quick experiments), {@code --save PATH} (write the selected,
+ * cropped layers to a small ONNX file of initializers and stop: for carrying real layers to a GPU machine without the
+ * whole model; read it there with {@code --model PATH --shape ""}).
  */
 public final class GpuProof {
     private GpuProof() {
@@ -47,6 +49,9 @@ public final class GpuProof {
         List<String> sets = new ArrayList<>(List.of("time.budget.s=0"));
         Path model = null;
         int crop = 0;
+        Path save = null;
+        Path export = null;
+        Path imported = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--only" -> glob = args[++i];
@@ -56,6 +61,9 @@ public final class GpuProof {
                 case "--set" -> sets.add(args[++i]);
                 case "--model" -> model = Path.of(args[++i]);
                 case "--crop" -> crop = Integer.parseInt(args[++i]);
+                case "--save" -> save = Path.of(args[++i]);
+                case "--export" -> export = Path.of(args[++i]);
+                case "--import" -> imported = Path.of(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -63,41 +71,52 @@ public final class GpuProof {
             model = OnnxWeights.miniLm().orElseThrow(() -> new IllegalStateException(
                     "no all-MiniLM-L6-v2 under -Dweightstream.stack.home (mvn -pl deploy process-resources)"));
         }
-        if (devices == null) {
+        if (devices == null && imported != null) {
+            devices = List.of("cpu", "gpu");
+        } else if (devices == null && export == null && save == null) {
             devices = DjlInrTrainer.engine().getGpuCount() > 0 ? List.of("cpu", "gpu") : List.of("cpu");
         }
-        System.out.printf(Locale.ROOT, "engine %s, GPUs: %d%n", DjlInrTrainer.engine().getVersion(),
-                DjlInrTrainer.engine().getGpuCount());
         PathMatcher matcher = FileSystems.getDefault().getPathMatcher("glob:" + glob);
+        if (save != null) {
+            List<Tensor> picked = select(OnnxWeights.read(model), matcher, shape, limit, crop);
+            OnnxWeights.write(save, picked);
+            System.out.printf(Locale.ROOT, "saved %d layers to %s%n", picked.size(), save);
+            return;
+        }
         InrCodec codec = new InrCodec();
-        int done = 0;
-        for (Tensor t : OnnxWeights.read(model)) {
-            String dims = java.util.Arrays.stream(t.spec().shape()).mapToObj(Long::toString)
-                    .collect(java.util.stream.Collectors.joining(","));
-            if (done >= limit || !matcher.matches(Path.of(t.name())) || !(shape.isEmpty() || shape.equals(dims))) {
-                continue;
+        if (export != null) {
+            int index = 0;
+            for (Tensor t : select(OnnxWeights.read(model), matcher, shape, limit, crop)) {
+                InrProblem problem = InrProblem.of(t, CodecParams.parseAssignments(codec, sets));
+                TorchExchange.export(export.resolve(Integer.toString(index++)), problem);
             }
-            done++;
-            if (crop > 0 && crop < t.spec().rows()) {
-                long[] cut = t.spec().shape();
-                cut[0] = crop;
-                io.weightstream.tensor.TensorSpec spec = new io.weightstream.tensor.TensorSpec(t.name(), t.dtype(), cut);
-                t = new Tensor(spec, t.data().limit((int) spec.byteSize()).slice());
-            }
+            System.out.printf(Locale.ROOT, "exported %d problems to %s%n", index, export);
+            return;
+        }
+        if (imported == null) {
+            System.out.printf(Locale.ROOT, "engine %s, GPUs: %d%n", DjlInrTrainer.engine().getVersion(),
+                    DjlInrTrainer.engine().getGpuCount());
+        }
+        int index = 0;
+        for (Tensor t : select(OnnxWeights.read(model), matcher, shape, limit, crop)) {
             double mb = t.spec().byteSize() / 1e6;
+            Path dir = imported == null ? null : imported.resolve(Integer.toString(index++));
             for (String device : devices) {
                 List<String> all = new ArrayList<>(sets);
                 all.add("device=" + device);
                 CodecParams params = CodecParams.parseAssignments(codec, all);
                 InrProblem problem = InrProblem.of(t, params);
-                InrFit fit = new DjlInrTrainer().train(problem, new InrProgress() {
+                if (dir != null && !TorchExchange.hasResult(dir, device)) {
+                    continue;
+                }
+                InrFit fit = dir != null ? TorchExchange.result(dir, device, problem) : new DjlInrTrainer().train(problem, new InrProgress() {
                     @Override
                     public void step(String tensor, int step, int maxSteps, double relL2, long elapsedMs) {
                         System.out.printf(Locale.ROOT, "  %s step %d/%d relL2 %.4f %.1fs%n", device, step, maxSteps,
                                 relL2, elapsedMs / 1e3);
                     }
                 });
-                byte[] payload = codec.network(t, problem, fit.weights(), params.get(InrCodec.BITS));
+                byte[] payload = codec.network(t, problem, fit.weights());
                 Tensor back = codec.decode(ByteBuffer.wrap(payload));
                 TensorMetrics m = TensorMetrics.compare(t, back);
                 float[] a = t.toFloats();
@@ -120,5 +139,25 @@ public final class GpuProof {
                         m.cosine(), psnr, t.spec().byteSize() / (double) payload.length, problem.architecture());
             }
         }
+    }
+
+    /** The first {@code limit} tensors whose name matches and whose shape is {@code shape} (empty: any), cropped. */
+    private static List<Tensor> select(List<Tensor> all, PathMatcher matcher, String shape, int limit, int crop) {
+        List<Tensor> out = new ArrayList<>();
+        for (Tensor t : all) {
+            String dims = java.util.Arrays.stream(t.spec().shape()).mapToObj(Long::toString)
+                    .collect(java.util.stream.Collectors.joining(","));
+            if (out.size() >= limit || !matcher.matches(Path.of(t.name())) || !(shape.isEmpty() || shape.equals("*") || shape.equals(dims))) {
+                continue;
+            }
+            if (crop > 0 && crop < t.spec().rows()) {
+                long[] cut = t.spec().shape();
+                cut[0] = crop;
+                io.weightstream.tensor.TensorSpec spec = new io.weightstream.tensor.TensorSpec(t.name(), t.dtype(), cut);
+                t = new Tensor(spec, t.data().limit((int) spec.byteSize()).slice());
+            }
+            out.add(t);
+        }
+        return out;
     }
 }

@@ -30,14 +30,17 @@ import java.util.Set;
  * the class path (module {@code inr-trainer}: DJL, PyTorch, CUDA when there is one) with MSE (+ gradient-difference
  * + focal frequency loss, weighted by {@code lambda.grad} and {@code lambda.freq}), AdamW and a cosine schedule,
  * the end quantization-aware, stopped by {@code steps}, {@code time.budget.s} or {@code target.rel.l2}; then each
- * network tensor quantized to {@code bits}. The payload is decoded again here and, if the normalised MSE exceeds
+ * network tensor quantized as {@link InrQuantization} plans (the hidden weights at {@code bits} on one grid per
+ * output unit, the modulator, first and last layer and the hidden biases at {@code bits.edge} / {@code bits.bias},
+ * 16 by default when {@code bits <= 8}), the output layer refitted by least squares on the quantized hidden layers
+ * ({@code refit}). The payload is decoded again here and, if the normalised MSE exceeds
  * {@code fallback.mse}, rejected (an IllegalArgumentException, so a policy moves on to its next method) or stored
  * as is ({@code fallback=store}).
  *
  * <p>Where it stands (inr-trainer/README.md): trained transformer weights look like noise to a coordinate network,
- * which has to memorise them; on all-MiniLM-L6-v2's FFN matrices it needs about one parameter per value and 16-bit
- * weights (ratio 2) to get near a relative L2 error of 0.05, and 8-bit weights cost it several times that error,
- * where {@code rtn} 8-bit gives 0.007 at 3.96x in milliseconds.
+ * which has to memorise them; on all-MiniLM-L6-v2's FFN matrices it needs about 1.6 parameters per value (ratio 2
+ * with 8-bit hidden weights and 16-bit edges) for a relative L2 error below 0.05, where {@code rtn} 8-bit gives
+ * 0.007 at 3.96x in milliseconds.
  *
  * <p>Decoding is pure Java and needs no trainer: the network is evaluated on the grid in float32 with a fixed
  * order of operations and a sine of additions and multiplications ({@link InrSine}), so it is bit-identical on
@@ -95,19 +98,35 @@ public final class InrCodec extends AbstractCodec {
     public static final CodecParameter<Double> LAMBDA_FREQ = CodecParameter.ofDouble("lambda.freq", 0.0, 0.0, 1e6,
             "weight of the focal frequency loss (2-D DFT of the error, weighted by its normalised magnitude); the "
                     + "paper's 0.1 doubled the time per step for no gain on all-MiniLM-L6-v2 layers");
-    public static final CodecParameter<Double> QUANT_AWARE = CodecParameter.ofDouble("quant.aware", 0.3, 0.0, 1.0,
-            "last fraction of the training budget spent on the network fake-quantized to `bits` (straight-through), "
-                    + "entered early when the float network meets the target; 0 = plain post-training quantization");
+    public static final CodecParameter<Double> QUANT_AWARE = CodecParameter.ofDouble("quant.aware", -1.0, -1.0, 1.0,
+            "last fraction of the training budget spent on the network fake-quantized as it is stored "
+                    + "(straight-through), entered early when the float network meets the target; 0 = plain "
+                    + "post-training quantization; -1 (default) = 0.9 when bits <= 8, else 0.3");
+    public static final CodecParameter<Integer> BITS_EDGE = CodecParameter.ofInt("bits.edge", 0, 0,
+            InrFormat.MAX_BITS, "bits of the modulator, the first synthesis layer (its error is multiplied by omega0) "
+                    + "and the output layer, few parameters; 0 (default) = 16 when bits <= 8, else bits");
+    public static final CodecParameter<Integer> BITS_BIAS = CodecParameter.ofInt("bits.bias", 0, 0,
+            InrFormat.MAX_BITS, "bits of the hidden layers' biases (about 2 % of the parameters; an error in a bias is "
+                    + "multiplied by omega0 like one in the first layer); 0 (default) = bits.edge");
+    public static final CodecParameter<Boolean> GRID_COLUMNS = CodecParameter.ofBoolean("grid.columns", true,
+            "weight matrices at 8 bits or fewer get one quantization grid per output unit (a float16 offset and "
+                    + "range each) instead of one per tensor and block");
+    public static final CodecParameter<Boolean> REFIT = CodecParameter.ofBoolean("refit", true,
+            "after quantizing the hidden layers, solve the output layer by least squares on them (exact for what "
+                    + "the decoder computes, so the stored network is never worse for it)");
     public static final CodecParameter<Double> OMEGA0 = CodecParameter.ofDouble("omega0", 30.0, 0.01, 1e4,
             "base frequency of the sine layers (SIREN)");
     public static final CodecParameter<Integer> DEPTH = CodecParameter.ofInt("depth", 6, 1, InrArchitecture.MAX_DEPTH,
             "sine (hidden) layers of the synthesis network");
     public static final CodecParameter<Integer> MOD_WIDTH = CodecParameter.ofInt("mod.width", 32, 0,
             InrArchitecture.MAX_MOD_WIDTH, "hidden units of the modulator that sets the frequencies; 0 = none");
-    public static final CodecParameter<Integer> BLOCK_ROWS = CodecParameter.ofInt("block.rows", 16, 0, Integer.MAX_VALUE,
+    public static final CodecParameter<Integer> BLOCK_ROWS = CodecParameter.ofInt("block.rows", -1, -1, Integer.MAX_VALUE,
             "rows of the first axis per network (the largest divisor of the first dimension not above this), each "
                     + "block its own network: training time grows linearly with the layer instead of quadratically; "
-                    + "0 = one network for the whole layer (the paper)");
+                    + "0 = one network for the whole layer (the paper); -1 = about block.values values per network");
+    public static final CodecParameter<Integer> BLOCK_VALUES = CodecParameter.ofInt("block.values", 24_576, 1,
+            Integer.MAX_VALUE, "with block.rows=-1: values per network, rounded to whole rows (24576 = 16 rows of a "
+                    + "[384, 1536] matrix, 64 of a [1536, 384] one: equal blocks keep the error of both shapes alike)");
     public static final CodecParameter<Long> SEED = CodecParameter.ofLong("seed", 0L, Long.MIN_VALUE, Long.MAX_VALUE,
             "seed of the initial network and of the block order");
     public static final CodecParameter<InrSettings.Device> DEVICE = CodecParameter.ofEnum("device",
@@ -119,10 +138,10 @@ public final class InrCodec extends AbstractCodec {
 
     private static final List<CodecParameter<?>> PARAMETERS = List.of(RATIO, BITS, TILE, OUTLIER_FRACTION, PREPROCESS,
             MIN_BYTES, STEPS, TIME_BUDGET, TARGET, LEARNING_RATE, WEIGHT_DECAY, LAMBDA_GRAD, LAMBDA_FREQ, QUANT_AWARE, OMEGA0, DEPTH,
-            MOD_WIDTH, BLOCK_ROWS, SEED, DEVICE, FALLBACK_MSE, FALLBACK);
+            BITS_EDGE, BITS_BIAS, GRID_COLUMNS, REFIT, MOD_WIDTH, BLOCK_ROWS, BLOCK_VALUES, SEED, DEVICE, FALLBACK_MSE, FALLBACK);
     private static final Set<DType> DTYPES = EnumSet.of(DType.F32, DType.F16, DType.BF16, DType.F64);
     /** Body bytes of a network payload besides outliers, bands and weights: mode, range, architecture, bits. */
-    private static final int FIXED_BYTES = 1 + 8 + 5 + 5 + 1 + 5 + 5 + 4 + 1;
+    private static final int FIXED_BYTES = 1 + 8 + 5 + 5 + 1 + 5 + 5 + 4;
 
     public InrCodec() {
         super(NAME, InrFormat.FORMAT_VERSION, "Big2Small: a small sine network per layer (trained with DJL), outliers exact, pure-Java decode",
@@ -158,20 +177,29 @@ public final class InrCodec extends AbstractCodec {
             return new Plan(null, "constant body", true, body, false);
         }
         int bits = params.get(BITS);
+        int bitsEdge = params.get(BITS_EDGE) > 0 ? params.get(BITS_EDGE) : bits <= 8 ? 16 : bits;
+        int bitsBias = params.get(BITS_BIAS) > 0 ? params.get(BITS_BIAS) : bitsEdge;
+        if (bitsEdge < InrFormat.MIN_BITS || bitsBias < InrFormat.MIN_BITS) {
+            throw new IllegalArgumentException("codec '" + NAME + "': bits.edge " + bitsEdge + " and bits.bias "
+                    + bitsBias + " must be 0 (default) or in [2, 16]");
+        }
         double budgetBytes = spec.byteSize() / params.get(RATIO) - PayloadHeader.of(this, spec).size()
                 - outlierBytes(body.outliers(), spec.dtype().size()) - FIXED_BYTES - spec.rank();
-        long parameterBudget = (long) Math.floor(Math.max(0, budgetBytes) * 8 / bits);
+        long parameterBudget = (long) Math.floor(Math.max(0, budgetBytes) * 8 / Math.min(bits, Math.min(bitsEdge, bitsBias)));
         InrArchitecture arch = null;
+        InrQuantization quantization = null;
         String noRoom = null;
         try {
-            arch = InrArchitecture.sized(spec.shape(), params.get(TILE), params.get(BLOCK_ROWS), params.get(DEPTH),
+            arch = InrArchitecture.sized(spec.shape(), params.get(TILE), blockRows(spec.shape(), params), params.get(DEPTH),
                     params.get(MOD_WIDTH), params.get(OMEGA0).floatValue(), parameterBudget);
-            // each network tensor of each block also stores a float32 step and offset
-            while (arch.width() > InrArchitecture.MIN_WIDTH && payloadEstimate(arch, bits) > budgetBytes) {
+            // the widest network whose codes, bit widths and grids (per tensor or per column) fit the budget
+            quantization = quantization(arch, bits, bitsEdge, bitsBias, params);
+            while (arch.width() > InrArchitecture.MIN_WIDTH && quantization.payloadBytes(arch) > budgetBytes) {
                 arch = arch.withWidth(arch.width() - 1);
+                quantization = quantization(arch, bits, bitsEdge, bitsBias, params);
             }
-            if (payloadEstimate(arch, bits) > budgetBytes) {
-                noRoom = "the smallest network takes " + (long) payloadEstimate(arch, bits) + " bytes";
+            if (quantization.payloadBytes(arch) > budgetBytes) {
+                noRoom = "the smallest network takes " + quantization.payloadBytes(arch) + " bytes";
             }
         } catch (IllegalArgumentException e) {
             noRoom = e.getMessage();
@@ -180,16 +208,17 @@ public final class InrCodec extends AbstractCodec {
             return new Plan(null, "ratio " + params.get(RATIO) + " leaves no room for a network (" + (long) budgetBytes
                     + " bytes): " + noRoom, false, body, true);
         }
+        double quantAware = params.get(QUANT_AWARE) >= 0 ? params.get(QUANT_AWARE) : bits <= 8 ? 0.9 : 0.3;
         InrSettings settings = new InrSettings(params.get(STEPS), Math.round(params.get(TIME_BUDGET) * 1000),
                 params.get(TARGET), params.get(LEARNING_RATE), params.get(WEIGHT_DECAY), params.get(LAMBDA_GRAD),
-                params.get(LAMBDA_FREQ), params.get(QUANT_AWARE), bits, params.get(SEED), params.get(DEVICE));
-        return new Plan(new InrProblem(spec.name(), spec.shape(), v, body, arch, settings), null, false, body, false);
+                params.get(LAMBDA_FREQ), quantAware, bits, params.get(SEED), params.get(DEVICE));
+        return new Plan(new InrProblem(spec.name(), spec.shape(), v, body, arch, settings, quantization), null, false,
+                body, false);
     }
 
-    /** Bytes of the weights: codes plus a float32 step and offset per tensor and block. */
-    private static double payloadEstimate(InrArchitecture arch, int bits) {
-        return InrQuantizer.packedLength(arch.totalParameterCount(), bits)
-                + 8.0 * arch.parameters().size() * arch.blocks();
+    private static InrQuantization quantization(InrArchitecture arch, int bits, int bitsEdge, int bitsBias,
+                                                CodecParams params) {
+        return InrQuantization.of(arch, bits, bitsEdge, bitsBias, params.get(GRID_COLUMNS), params.get(REFIT));
     }
 
     /** Bytes of the outlier dictionary as {@link #writeOutliers} writes it. */
@@ -236,7 +265,7 @@ public final class InrCodec extends AbstractCodec {
         InrProblem problem = plan.problem();
         InrProgress progress = InrProgress.current();
         InrFit fit = trainer.train(problem, progress);
-        byte[] payload = network(tensor, problem, fit.weights(), params.get(BITS));
+        byte[] payload = network(tensor, problem, fit.weights());
         Tensor back = decode(ByteBuffer.wrap(payload));
         double mse = normalisedMse(tensor.toFloats(), back.toFloats(), problem.body().halfRange());
         double relL2 = io.weightstream.codec.TensorMetrics.compare(tensor, back).relL2();
@@ -283,42 +312,103 @@ public final class InrCodec extends AbstractCodec {
 
     /**
      * The network payload of a fit, without the fallback rule: outliers, the body's range, the architecture and the
-     * weights quantized to {@code bits} (for tools that train through {@link InrProblem#of} themselves).
+     * weights quantized as the problem's {@link InrQuantization} plans (for tools that train through
+     * {@link InrProblem#of} themselves), the output layer refitted if the plan says so.
+     */
+    public byte[] network(Tensor tensor, InrProblem problem, float[][] weights) {
+        return network(tensor, problem, weights, problem.quantization());
+    }
+
+    /**
+     * {@link #network(Tensor, InrProblem, float[][])} with {@code bits}: the problem's plan if it was made for
+     * {@code bits}, else every tensor at {@code bits} on one grid per slice, without refit.
      */
     public byte[] network(Tensor tensor, InrProblem problem, float[][] weights, int bits) {
+        return network(tensor, problem, weights, bits == problem.settings().bits() ? problem.quantization()
+                : InrQuantization.uniform(problem.architecture(), bits));
+    }
+
+    /** {@link #network(Tensor, InrProblem, float[][])} with the quantization given. */
+    public byte[] network(Tensor tensor, InrProblem problem, float[][] weights, InrQuantization q) {
         InrArchitecture arch = problem.architecture();
         new InrNetwork(arch, weights); // checks the shapes
+        List<InrArchitecture.Parameter> shapes = arch.parameters();
+        if (q.bits().length != shapes.size()) {
+            throw new IllegalArgumentException(q + " does not fit " + arch);
+        }
+        int blocks = arch.blocks();
+        int n = shapes.size();
+        float[][] stored = new float[n][];
+        for (int t = 0; t < n; t++) {
+            int size = (int) shapes.get(t).size();
+            stored[t] = new float[size * blocks];
+            for (int b = 0; b < blocks; b++) {
+                float[] slice = java.util.Arrays.copyOfRange(weights[t], b * size, (b + 1) * size);
+                for (float v : slice) {
+                    if (!Float.isFinite(v)) {
+                        throw new IllegalStateException("codec '" + NAME + "': the trainer returned non-finite weights"
+                                + " in " + shapes.get(t).name() + " for tensor '" + tensor.name() + "'");
+                    }
+                }
+                Quantized z = quantize(slice, shapes.get(t), q.bits(t), q.perColumn(t));
+                System.arraycopy(z.values(), 0, stored[t], b * size, size);
+            }
+        }
+        float[][] fitted = weights;
+        if (q.refitOutput()) {
+            fitted = weights.clone();
+            InrRefit.outputLayer(problem, stored, q, fitted);
+        }
         PayloadWriter out = new PayloadWriter(1024);
         PayloadHeader.of(this, tensor.spec()).write(out);
         out.u8(InrFormat.MODE_NETWORK);
         writeOutliers(out, tensor, problem.body().outliers());
         out.f32(problem.body().lo()).f32(problem.body().hi());
-        out.varint(arch.tile()).varint(tensor.spec().dim(0) / arch.blocks()).u8(arch.depth()).varint(arch.width()).varint(arch.modWidth())
-                .f32(arch.omega0());
+        out.varint(arch.tile()).varint(tensor.spec().dim(0) / blocks).u8(arch.depth()).varint(arch.width())
+                .varint(arch.modWidth()).f32(arch.omega0());
         for (int b : arch.bands()) {
             out.u8(b);
         }
-        out.u8(bits);
-        List<InrArchitecture.Parameter> shapes = arch.parameters();
-        int[][] codes = new int[weights.length * arch.blocks()][];
-        for (int t = 0; t < weights.length; t++) {
+        for (int t = 0; t < n; t++) {
+            out.u8(q.bits(t)).u8(q.perColumn(t) ? InrFormat.GRID_COLUMNS : InrFormat.GRID_TENSOR);
+        }
+        int[][] codes = new int[n * blocks][];
+        int[] sliceBits = new int[n * blocks];
+        long codeBits = 0;
+        for (int t = 0; t < n; t++) {
             int size = (int) shapes.get(t).size();
-            for (int b = 0; b < arch.blocks(); b++) {
-                float[] slice = java.util.Arrays.copyOfRange(weights[t], b * size, (b + 1) * size);
-                InrQuantizer.Grid g = InrQuantizer.grid(slice, bits);
-                if (!Float.isFinite(g.step()) || !Float.isFinite(g.offset())) {
-                    throw new IllegalStateException("codec '" + NAME + "': the trainer returned non-finite weights in "
-                            + shapes.get(t).name() + " for tensor '" + tensor.name() + "'");
+            for (int b = 0; b < blocks; b++) {
+                float[] slice = java.util.Arrays.copyOfRange(fitted[t], b * size, (b + 1) * size);
+                Quantized z = quantize(slice, shapes.get(t), q.bits(t), q.perColumn(t));
+                if (z.columns() != null) {
+                    out.f32(z.columns().scale());
+                    for (int c = 0; c < z.columns().lo().length; c++) {
+                        out.u16(z.columns().lo()[c] & 0xffff).u16(z.columns().range()[c] & 0xffff);
+                    }
+                } else {
+                    out.f32(z.grid().steps()[0]).f32(z.grid().offsets()[0]);
                 }
-                out.f32(g.step()).f32(g.offset());
-                codes[t * arch.blocks() + b] = InrQuantizer.codes(slice, g, bits);
+                codes[t * blocks + b] = z.codes();
+                sliceBits[t * blocks + b] = q.bits(t);
+                codeBits += (long) size * q.bits(t);
             }
         }
-        int length = (int) InrQuantizer.packedLength(arch.totalParameterCount(), bits);
+        int length = (int) ((codeBits + 7) / 8);
         byte[] buf = out.ensureCapacity(length);
-        int end = InrQuantizer.pack(codes, bits, buf, out.position());
+        int end = InrQuantizer.pack(codes, sliceBits, buf, out.position());
         out.advance(end - out.position());
         return out.toByteArray();
+    }
+
+    /** One slice quantized: its grid (and the stored per-column fields, if any), codes and decoded values. */
+    record Quantized(InrQuantizer.Grid grid, InrQuantizer.Columns columns, int[] codes, float[] values) {
+    }
+
+    static Quantized quantize(float[] slice, InrArchitecture.Parameter p, int bits, boolean perColumn) {
+        InrQuantizer.Columns columns = perColumn ? InrQuantizer.columns(slice, p.cols()) : null;
+        InrQuantizer.Grid grid = perColumn ? columns.grid(bits) : InrQuantizer.tensorGrid(slice, bits);
+        int[] codes = InrQuantizer.codes(slice, grid, bits);
+        return new Quantized(grid, columns, codes, InrQuantizer.values(codes, grid));
     }
 
     private static void writeOutliers(PayloadWriter out, Tensor tensor, int[] outliers) {
@@ -340,7 +430,12 @@ public final class InrCodec extends AbstractCodec {
     @Override
     public Tensor decode(ByteBuffer payload, DecodeLimits limits) {
         PayloadReader in = PayloadReader.of(payload);
-        PayloadHeader h = readHeader(in, limits);
+        // version 1 (one bit width, one grid per tensor and block) still decodes
+        PayloadHeader h = PayloadHeader.read(in, limits);
+        h.requireCodec(NAME, InrFormat.FORMAT_VERSION_1, InrFormat.FORMAT_VERSION);
+        if (!DTYPES.contains(h.dtype())) {
+            throw new CorruptPayloadException(h.bodyOffset(), "codec '" + NAME + "' cannot hold dtype " + h.dtype());
+        }
         long numel = h.numel();
         int size = h.dtype().size();
         int modeAt = in.position();
@@ -388,7 +483,7 @@ public final class InrCodec extends AbstractCodec {
             values = new float[n];
             java.util.Arrays.fill(values, value);
         } else {
-            values = decodeNetwork(in, h, limits);
+            values = decodeNetwork(in, h, limits, h.formatVersion());
         }
         ByteBuffer data = FloatConversions.fromFloats(h.dtype(), values).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < k; i++) {
@@ -399,7 +494,7 @@ public final class InrCodec extends AbstractCodec {
         return new Tensor(h.spec(""), data);
     }
 
-    private static float[] decodeNetwork(PayloadReader in, PayloadHeader h, DecodeLimits limits) {
+    private static float[] decodeNetwork(PayloadReader in, PayloadHeader h, DecodeLimits limits, int version) {
         float lo = in.f32();
         float hi = in.f32();
         int archAt = in.position();
@@ -436,41 +531,88 @@ public final class InrCodec extends AbstractCodec {
         } catch (IllegalArgumentException e) {
             throw new CorruptPayloadException(depthAt, "invalid network: " + e.getMessage());
         }
-        int bitsAt = in.position();
-        int bits = in.u8();
-        if (bits < InrFormat.MIN_BITS || bits > InrFormat.MAX_BITS) {
-            throw new CorruptPayloadException(bitsAt, "bits per code " + bits + " not in [2, 16]");
-        }
         List<InrArchitecture.Parameter> shapes = arch.parameters();
-        long count = arch.totalParameterCount();
-        long packed = InrQuantizer.packedLength(count, bits);
-        int slices = shapes.size() * blocks;
-        in.require(8L * slices + packed, "networks of " + count + " parameters");
-        limits.checkAllocation(4 * count, depthAt, "network weights");
-        InrQuantizer.Grid[] grids = new InrQuantizer.Grid[slices];
-        for (int g = 0; g < slices; g++) {
-            int at = in.position();
-            grids[g] = new InrQuantizer.Grid(in.f32(), in.f32());
-            if (!Float.isFinite(grids[g].step()) || !Float.isFinite(grids[g].offset())) {
-                throw new CorruptPayloadException(at, "non-finite grid of " + shapes.get(g / blocks).name());
+        int n = shapes.size();
+        int[] bits = new int[n];
+        boolean[] perColumn = new boolean[n];
+        for (int t = 0; t < n; t++) {
+            int bitsAt = in.position();
+            bits[t] = version == InrFormat.FORMAT_VERSION_1 && t > 0 ? bits[0] : in.u8();
+            if (bits[t] < InrFormat.MIN_BITS || bits[t] > InrFormat.MAX_BITS) {
+                throw new CorruptPayloadException(bitsAt, "bits per code " + bits[t] + " not in [2, 16]");
+            }
+            if (version != InrFormat.FORMAT_VERSION_1) {
+                int kindAt = in.position();
+                int kind = in.u8();
+                if (kind != InrFormat.GRID_TENSOR && kind != InrFormat.GRID_COLUMNS) {
+                    throw new CorruptPayloadException(kindAt, "unknown grid kind " + kind + " of " + shapes.get(t).name());
+                }
+                perColumn[t] = kind == InrFormat.GRID_COLUMNS;
             }
         }
-        float[][] sliced = new float[slices][];
+        long count = arch.totalParameterCount();
+        long codeBits = 0;
+        long gridBytes = 0;
+        for (int t = 0; t < n; t++) {
+            codeBits += shapes.get(t).size() * blocks * bits[t];
+            gridBytes += (long) blocks * (perColumn[t] ? 4 + 4L * shapes.get(t).cols() : 8);
+        }
+        long packed = (codeBits + 7) / 8;
+        int slices = n * blocks;
+        in.require(gridBytes + packed, "networks of " + count + " parameters");
+        limits.checkAllocation(8 * count, depthAt, "network weights");
+        InrQuantizer.Grid[] grids = new InrQuantizer.Grid[slices];
+        int[] sliceBits = new int[slices];
         for (int g = 0; g < slices; g++) {
-            sliced[g] = new float[(int) shapes.get(g / blocks).size()];
+            int t = g / blocks;
+            sliceBits[g] = bits[t];
+            int at = in.position();
+            if (perColumn[t]) {
+                float scale = in.f32();
+                if (!Float.isFinite(scale) || !(scale > 0f)) {
+                    throw new CorruptPayloadException(at, "scale " + scale + " of the grids of " + shapes.get(t).name());
+                }
+                int cols = shapes.get(t).cols();
+                short[] colLo = new short[cols];
+                short[] range = new short[cols];
+                for (int c = 0; c < cols; c++) {
+                    int colAt = in.position();
+                    colLo[c] = (short) in.u16();
+                    range[c] = (short) in.u16();
+                    float a = FloatConversions.f16ToFloat(colLo[c]);
+                    float r = FloatConversions.f16ToFloat(range[c]);
+                    if (!Float.isFinite(a) || !Float.isFinite(r) || r < 0f) {
+                        throw new CorruptPayloadException(colAt, "grid of column " + c + " of "
+                                + shapes.get(t).name() + ": offset " + a + ", range " + r);
+                    }
+                }
+                grids[g] = InrQuantizer.columnGrid(scale, colLo, range, bits[t]);
+            } else {
+                grids[g] = new InrQuantizer.Grid(new float[] {in.f32()}, new float[] {in.f32()});
+                if (!Float.isFinite(grids[g].steps()[0]) || !Float.isFinite(grids[g].offsets()[0])) {
+                    throw new CorruptPayloadException(at, "non-finite grid of " + shapes.get(t).name());
+                }
+            }
+        }
+        int[][] codes = new int[slices][];
+        for (int g = 0; g < slices; g++) {
+            codes[g] = new int[(int) shapes.get(g / blocks).size()];
         }
         int codesAt = in.position();
-        if (!InrQuantizer.unpack(in.array(), in.arrayIndex(), bits, grids, sliced)) {
+        if (!InrQuantizer.unpack(in.array(), in.arrayIndex(), sliceBits, codes)) {
             throw new CorruptPayloadException(codesAt + packed - 1, "non-zero padding after the last code");
         }
         in.skip((int) packed);
         in.requireEnd("network");
-        float[][] weights = new float[shapes.size()][];
-        for (int t = 0; t < weights.length; t++) {
+        float[][] weights = new float[n][];
+        for (int t = 0; t < n; t++) {
             int size = (int) shapes.get(t).size();
             weights[t] = new float[size * blocks];
             for (int b = 0; b < blocks; b++) {
-                System.arraycopy(sliced[t * blocks + b], 0, weights[t], b * size, size);
+                int g = t * blocks + b;
+                for (int i = 0; i < size; i++) {
+                    weights[t][b * size + i] = grids[g].value(codes[g][i], i);
+                }
             }
         }
         float[] y = new InrNetwork(arch, weights).evaluateAll();
@@ -479,5 +621,21 @@ public final class InrCodec extends AbstractCodec {
             y[i] = lo + (y[i] + 1f) * half;
         }
         return y;
+    }
+
+    /**
+     * Rows per network: {@code block.rows}, or with -1 the whole rows nearest {@code block.values} values (at least
+     * one); the grid then takes the largest divisor of the first dimension not above it.
+     */
+    static int blockRows(long[] shape, CodecParams params) {
+        int rows = params.get(BLOCK_ROWS);
+        if (rows >= 0 || shape.length < 2) {
+            return Math.max(rows, 0);
+        }
+        long cols = 1;
+        for (int i = 1; i < shape.length; i++) {
+            cols *= shape[i];
+        }
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, Math.round((double) params.get(BLOCK_VALUES) / cols)));
     }
 }

@@ -16,16 +16,27 @@ package io.weightstream.codec.inr;
  *     varint  tile (divides the last dimension), varint rows per block (divides the first; B = blocks),
  *     u8 depth, varint width, varint modulator width, f32 omega0
  *     u8 x rank  positional-encoding bands per grid axis of one block (at most the Nyquist cap)
- *     u8      bits per code b (2..16)
- *     per network tensor, in {@link InrArchitecture#parameters()} order, per block: f32 step, f32 offset
- *     codes: ceil(b * P / 8) bytes, P = parameters of all blocks, in the same tensor-then-block order, b bits per
- *             code, LSB first, zero padding
+ *     per network tensor t, in {@link InrArchitecture#parameters()} order: u8 bits per code b_t (2..16),
+ *             u8 grid kind (0 one grid per block slice, 1 one grid per output unit)
+ *     per network tensor, per block (B slices each), its grid:
+ *             kind 0: f32 step, f32 offset
+ *             kind 1: f32 scale s (> 0), then per column c of the [in, out] slice: f16 a_c, f16 r_c (>= 0);
+ *                     offset_c = a_c * s, step_c = r_c * s / (2^b_t - 1), in float32
+ *     codes: ceil(sum_t B * size_t * b_t / 8) bytes in the same tensor-then-block order, b_t bits per code,
+ *             LSB first, zero padding; value = (float) code * step + offset (the step and offset of its column)
  * </pre>
  *
- * Outlier values overwrite the decoded elements at their indices (in the tensor's dtype, so they are exact).
+ * Version 1 (still decoded, no longer written) had a single {@code u8 b} for all tensors in place of the per-tensor
+ * bytes and kind 0 everywhere. Outlier values overwrite the decoded elements at their indices (in the tensor's dtype,
+ * so they are exact).
  */
 final class InrFormat {
-    static final int FORMAT_VERSION = 1;
+    static final int FORMAT_VERSION = 2;
+    /** One bit width, one grid per tensor and block. */
+    static final int FORMAT_VERSION_1 = 1;
+
+    static final int GRID_TENSOR = 0;
+    static final int GRID_COLUMNS = 1;
 
     static final int MODE_STORED = 0;
     static final int MODE_FLAT = 1;

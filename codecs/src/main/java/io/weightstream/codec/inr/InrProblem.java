@@ -24,6 +24,7 @@ public final class InrProblem {
     private final String tensorName;
     private final InrArchitecture architecture;
     private final InrSettings settings;
+    private final InrQuantization quantization;
     private final InrBody body;
     private final float[] target;
     private final float[] mask;
@@ -34,8 +35,9 @@ public final class InrProblem {
     private float[] coordinates;
 
     InrProblem(String tensorName, long[] shape, float[] values, InrBody body, InrArchitecture architecture,
-               InrSettings settings) {
+               InrSettings settings, InrQuantization quantization) {
         this.tensorName = tensorName;
+        this.quantization = quantization;
         this.architecture = architecture;
         this.settings = settings;
         this.body = body;
@@ -89,6 +91,11 @@ public final class InrProblem {
 
     public InrSettings settings() {
         return settings;
+    }
+
+    /** How each network tensor is stored; the trainer's quantization-aware phase mirrors it. */
+    public InrQuantization quantization() {
+        return quantization;
     }
 
     /** Rows of the 2-D view (the tensor's first dimension). */

@@ -137,6 +137,21 @@ class InrCodecTest extends AbstractCodecContractTest {
     }
 
     @Test
+    void blocksHoldAboutBlockValuesValuesWhateverTheShape() {
+        CodecParams defaults = codec.defaultParams();
+        // 24576 values: 16 rows of [384, 1536], 64 of [1536, 384]: equal blocks for both FFN projections
+        assertThat(InrCodec.blockRows(new long[] {384, 1536}, defaults)).isEqualTo(16);
+        assertThat(InrCodec.blockRows(new long[] {1536, 384}, defaults)).isEqualTo(64);
+        assertThat(InrCodec.blockRows(new long[] {64, 32, 5, 5}, defaults)).isEqualTo(31); // the grid takes 16
+        assertThat(InrArchitecture.gridOf(new long[] {64, 32, 5, 5}, 16, 31)[0]).isEqualTo(16);
+        assertThat(InrCodec.blockRows(new long[] {10, 1_000_000}, defaults)).isEqualTo(1);
+        assertThat(InrCodec.blockRows(new long[] {40_000}, defaults)).isZero();
+        assertThat(InrCodec.blockRows(new long[] {1536, 384}, params("block.values", "6144"))).isEqualTo(16);
+        assertThat(InrCodec.blockRows(new long[] {1536, 384}, params("block.rows", "8"))).isEqualTo(8);
+        assertThat(InrCodec.blockRows(new long[] {1536, 384}, params("block.rows", "0"))).isZero();
+    }
+
+    @Test
     void isDiscoveredByName() {
         assertThat(Codecs.get("inr")).isInstanceOf(InrCodec.class);
         // no trainer in this module: the DJL one lives in inr-trainer
@@ -227,7 +242,9 @@ class InrCodecTest extends AbstractCodecContractTest {
             v[planted[i]] = extremes[i];
         }
         Tensor t = Tensor.ofFloats(new TensorSpec("planted", DType.F32, rows, cols), v);
-        CodecParams p = params("outlier.fraction", String.valueOf(6.0 / v.length), "ratio", "8", "tile", "16");
+        // no refit: the output layer stays the constant network this test decodes
+        CodecParams p = params("outlier.fraction", String.valueOf(6.0 / v.length), "ratio", "8", "tile", "16",
+                "refit", "false", "bits.edge", "8", "grid.columns", "false");
         InrProblem problem = InrProblem.of(t, p);
         int[] sorted = planted.clone();
         Arrays.sort(sorted);
@@ -266,8 +283,10 @@ class InrCodecTest extends AbstractCodecContractTest {
     void decodingIsBitIdenticalHereAndEverywhere() throws Exception {
         // random weights, all bits of the format used: modulator, 3 layers, tile 4, 12-bit codes, outliers
         Tensor t = weights("golden", DType.F32, new SplittableRandom(11), 96, 160);
+        // 12 bits everywhere on one grid per tensor and block, no refit: the same network as format version 1, so
+        // the same decoded bytes (the hash predates version 2)
         CodecParams p = params("min.bytes", "0", "ratio", "3", "tile", "4", "depth", "3", "mod.width", "6", "bits", "12",
-                "block.rows", "32");
+                "block.rows", "32", "refit", "false");
         InrProblem problem = InrProblem.of(t, p);
         SplittableRandom rnd = new SplittableRandom(12);
         float[][] w = new float[problem.architecture().parameters().size()][];
