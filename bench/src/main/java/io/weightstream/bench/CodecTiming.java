@@ -1,5 +1,6 @@
 package io.weightstream.bench;
 
+import io.weightstream.concurrent.Futures;
 import io.weightstream.checkpoint.CheckpointTensor;
 import io.weightstream.codec.Codec;
 import io.weightstream.codec.CodecParams;
@@ -11,7 +12,6 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -137,16 +137,8 @@ final class CodecTiming {
         for (int i : order) {
             fs.add(pool.submit(() -> task.run(i)));
         }
-        try {
-            for (Future<?> f : fs) {
-                f.get();
-            }
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            throw c instanceof RuntimeException re ? re : new IllegalStateException(c);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
+        for (Future<?> f : fs) {
+            Futures.join(f, "timing");
         }
     }
 }

@@ -126,6 +126,26 @@ public final class PayloadReader {
         return buf[pos++] & 0xff;
     }
 
+    /** A byte in [{@code min}, {@code max}]; else corrupt at its offset: "{@code what} V not in [min, max]". */
+    public int u8In(int min, int max, String what) {
+        int at = position();
+        int v = u8();
+        if (v < min || v > max) {
+            throw new CorruptPayloadException(at, what + " " + v + " not in [" + min + ", " + max + "]");
+        }
+        return v;
+    }
+
+    /** A flags byte with no bit outside {@code known}; else corrupt at its offset: "unknown flags BITS" (binary). */
+    public int flags(int known) {
+        int at = position();
+        int flags = u8();
+        if ((flags & ~known) != 0) {
+            throw new CorruptPayloadException(at, "unknown flags " + Integer.toBinaryString(flags));
+        }
+        return flags;
+    }
+
     public int u16() {
         require(2, "16-bit value");
         int v = (short) SHORT.get(buf, pos) & 0xffff;

@@ -1,5 +1,6 @@
 package io.weightstream.compress;
 
+import io.weightstream.concurrent.Futures;
 import io.weightstream.checkpoint.Checkpoint;
 import io.weightstream.checkpoint.CheckpointTensor;
 import io.weightstream.policy.CompressedTensor;
@@ -22,7 +23,6 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -99,16 +99,10 @@ public final class OfflineCompressor {
                     Job j = jobs.get(next++);
                     window.add(pool.submit(() -> compressOne(compressor, j.src, j.block)));
                 }
-                TensorRow row = window.remove(0).get();
+                TensorRow row = Futures.join(window.remove(0), "compressing");
                 rows.add(row);
                 onTensor.accept(row);
             }
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            throw c instanceof RuntimeException re ? re : new IllegalStateException(c);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
         } finally {
             pool.shutdownNow();
         }

@@ -1,5 +1,6 @@
 package io.weightstream.ratecontrol;
 
+import io.weightstream.concurrent.Futures;
 import io.weightstream.checkpoint.Checkpoint;
 import io.weightstream.checkpoint.CheckpointTensor;
 import io.weightstream.codec.Codec;
@@ -30,7 +31,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -206,7 +206,7 @@ public final class RateAllocator {
                 futures.add(pool.submit(() -> surveyOne(j, keep, l2, options)));
             }
             for (Future<Surveyed> f : futures) {
-                Surveyed s = f.get();
+                Surveyed s = Futures.join(f, "surveying the layers");
                 if (s.curve != null) {
                     curves.add(s.curve);
                 } else {
@@ -214,12 +214,6 @@ public final class RateAllocator {
                     keptBytes += s.keptBytes;
                 }
             }
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            throw c instanceof RuntimeException re ? re : new IllegalStateException(c);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
         } finally {
             pool.shutdownNow();
         }

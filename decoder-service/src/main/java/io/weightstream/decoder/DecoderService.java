@@ -1,5 +1,6 @@
 package io.weightstream.decoder;
 
+import io.weightstream.concurrent.Futures;
 import io.weightstream.codec.DecodeLimits;
 import io.weightstream.compress.CompressedModelException;
 import io.weightstream.compress.ModelMaterializer;
@@ -791,21 +792,7 @@ public final class DecoderService implements VersionActivator, AutoCloseable {
         } catch (java.util.concurrent.RejectedExecutionException e) {
             throw new IllegalStateException("replica " + replica + " is shutting down", e);
         }
-        try {
-            return f.get();
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof RuntimeException re) {
-                throw re;
-            }
-            if (cause instanceof Error err) {
-                throw err;
-            }
-            throw new IllegalStateException(cause);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while waiting for the materializing thread", e);
-        }
+        return Futures.join(f, "waiting for the materializing thread");
     }
 
     private static String describe(Throwable e) {

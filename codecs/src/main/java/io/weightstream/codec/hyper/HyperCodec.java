@@ -399,15 +399,8 @@ public final class HyperCodec extends AbstractCodec {
         PayloadHeader h = readHeader(in, limits);
         int total = (int) h.numel();
         int nAt = in.position();
-        int n = in.u8();
-        if (n < HyperFormat.MIN_N || n > HyperFormat.MAX_N) {
-            throw new CorruptPayloadException(nAt, "group size " + n + " not in [2, 3]");
-        }
-        int flagsAt = in.position();
-        int flags = in.u8();
-        if ((flags & ~HyperFormat.KNOWN_FLAGS) != 0) {
-            throw new CorruptPayloadException(flagsAt, "unknown flags " + Integer.toBinaryString(flags));
-        }
+        int n = in.u8In(HyperFormat.MIN_N, HyperFormat.MAX_N, "group size");
+        int flags = in.flags(HyperFormat.KNOWN_FLAGS);
         boolean pruned = (flags & HyperFormat.FLAG_PRUNED) != 0;
         int nodesAt = in.position();
         int nodes = in.varintInt(HyperFormat.MAX_NODES, "node count");

@@ -1,5 +1,6 @@
 package io.weightstream.codec.lossless;
 
+import io.weightstream.concurrent.Futures;
 import io.weightstream.codec.Codec;
 import io.weightstream.codec.AbstractCodec;
 import io.weightstream.codec.CodecParameter;
@@ -20,7 +21,6 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.Future;
 import java.util.zip.CRC32C;
@@ -176,7 +176,7 @@ public final class LosslessCodec extends AbstractCodec {
                 });
             }
             for (int b = 0; b < blocks; b++) {
-                byte[] part = parts[b].get();
+                byte[] part = Futures.join(parts[b], "encoding");
                 System.arraycopy(part, 0, out, p, part.length);
                 if (b < blocks - 1) {
                     INT.set(out, directory + 4 * b, part.length);
@@ -184,15 +184,6 @@ public final class LosslessCodec extends AbstractCodec {
                 p += part.length;
             }
             return p;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while encoding", e);
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            if (c instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new IllegalStateException(c);
         } finally {
             pool.shutdownNow();
         }
@@ -209,11 +200,7 @@ public final class LosslessCodec extends AbstractCodec {
                 && !(dtype == DType.F32 && (form == LosslessFormat.FORM_F16 || form == LosslessFormat.FORM_BF16))) {
             throw new CorruptPayloadException(formAt, "storage form " + form + " is not valid for " + dtype);
         }
-        int flagsAt = in.position();
-        int flags = in.u8();
-        if ((flags & ~LosslessFormat.KNOWN_FLAGS) != 0) {
-            throw new CorruptPayloadException(flagsAt, "unknown flags " + Integer.toHexString(flags));
-        }
+        int flags = in.flags(LosslessFormat.KNOWN_FLAGS);
         // the header checked the shape against the limits; the output must also fit one array whatever they say
         int outBytes = limits.checkAllocation(h.byteSize(), formAt, "decoded tensor");
         int n = (int) h.numel();

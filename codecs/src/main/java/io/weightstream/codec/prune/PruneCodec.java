@@ -229,11 +229,7 @@ public final class PruneCodec extends AbstractCodec {
         if (form != PruneFormat.POSITIONS_BITMAP && form != PruneFormat.POSITIONS_DELTA) {
             throw new CorruptPayloadException(formAt, "unknown positions form " + form);
         }
-        int bitsAt = in.position();
-        int bits = in.u8();
-        if (bits > PruneFormat.MAX_BITS) {
-            throw new CorruptPayloadException(bitsAt, "survivor bits " + bits + " not in [0, 8]");
-        }
+        int bits = in.u8In(0, PruneFormat.MAX_BITS, "survivor bits");
         int flagsAt = in.position();
         int flags = in.u8();
         if ((flags & ~PruneFormat.FLAG_LAST_AXIS) != 0 || (flags != 0 && (bits == 0 || h.rank() <= 1))) {

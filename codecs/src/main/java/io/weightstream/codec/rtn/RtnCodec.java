@@ -249,16 +249,9 @@ public final class RtnCodec extends AbstractCodec {
         PayloadReader in = PayloadReader.of(payload);
         PayloadHeader h = readHeader(in, limits);
         int n = (int) h.numel();
-        int bitsAt = in.position();
-        int bits = in.u8();
-        if (bits < RtnFormat.MIN_BITS || bits > RtnFormat.MAX_BITS) {
-            throw new CorruptPayloadException(bitsAt, "bits per code " + bits + " not in [2, 8]");
-        }
+        int bits = in.u8In(RtnFormat.MIN_BITS, RtnFormat.MAX_BITS, "bits per code");
         int flagsAt = in.position();
-        int flags = in.u8();
-        if ((flags & ~RtnFormat.KNOWN_FLAGS) != 0) {
-            throw new CorruptPayloadException(flagsAt, "unknown flags " + Integer.toBinaryString(flags));
-        }
+        int flags = in.flags(RtnFormat.KNOWN_FLAGS);
         boolean asymmetric = (flags & RtnFormat.FLAG_ASYMMETRIC) != 0;
         boolean lastAxis = (flags & RtnFormat.FLAG_LAST_AXIS) != 0;
         if (lastAxis && h.rank() <= 1) {
